@@ -1,0 +1,1 @@
+"""Ticket lifecycle: numbering, routing, the SLA clock, callbacks, reminders, notifications."""

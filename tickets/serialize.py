@@ -1,0 +1,93 @@
+"""A ticket as plain data (JSON for the CLI and the API)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from storage.models import Recording, Ticket, Transcript
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def iso_local(moment: datetime | None, tz: ZoneInfo = LOCAL_TZ) -> str | None:
+    """Return ISO 8601 with the office's offset (e.g. 2026-11-27T09:30:00+07:00)."""
+    return moment.astimezone(tz).isoformat() if moment is not None else None
+
+
+def transcript_to_dict(transcript: Transcript) -> dict[str, Any]:
+    """Return the transcript with its timed segments."""
+    return {
+        "text": transcript.best_text,
+        "machine_text": transcript.text,
+        "corrected": transcript.corrected_text is not None,
+        "language": transcript.language,
+        "engine": transcript.engine,
+        "model": transcript.model,
+        "confidence": transcript.confidence.value,
+        "no_speech": transcript.no_speech,
+        "processing_s": transcript.processing_s,
+        "segments": [
+            {
+                "start": s.get("start"),
+                "end": s.get("end"),
+                "text": s.get("text"),
+                "avg_logprob": s.get("avg_logprob"),
+                "no_speech_prob": s.get("no_speech_prob"),
+                "low_confidence": bool(s.get("low", False)),
+            }
+            for s in transcript.segments
+        ],
+    }
+
+
+def recording_to_dict(recording: Recording) -> dict[str, Any]:
+    """Return the recording's state (never its storage path)."""
+    return {
+        "sid": recording.recording_sid,
+        "state": recording.status.value,
+        "error": recording.error,
+        "duration_s": recording.audio_duration_s or recording.twilio_duration_s,
+        "sha256": recording.audio_sha256,
+    }
+
+
+def ticket_to_dict(ticket: Ticket, tz: ZoneInfo = LOCAL_TZ) -> dict[str, Any]:
+    """Return what the CLI's `tickets show --json` and the API print for one ticket."""
+    recording = ticket.recordings[-1] if ticket.recordings else None
+    transcript = recording.transcript if recording is not None else None
+    return {
+        "number": ticket.number,
+        "status": ticket.status.value,
+        "kind": ticket.kind.value,
+        "language": ticket.language.value,
+        "caller": ticket.caller,
+        "callback_number": ticket.callback_number,
+        "topic": ticket.topic.code if ticket.topic else None,
+        "topic_name": ticket.topic.name_vi if ticket.topic else None,
+        "department": ticket.department.code if ticket.department else None,
+        "department_name": ticket.department.name_vi if ticket.department else None,
+        "area": ticket.area.name if ticket.area else None,
+        "created_at": iso_local(ticket.called_at, tz),
+        "callback_due_at": iso_local(ticket.callback_due_at, tz),
+        "owner": ticket.owner.email if ticket.owner else None,
+        "routing_reason": ticket.routing_reason,
+        "suggestion": (
+            {"topic": ticket.suggested_topic.code, "reason": ticket.suggestion_reason}
+            if ticket.suggested_topic is not None
+            else None
+        ),
+        "recording": recording_to_dict(recording) if recording is not None else None,
+        "transcript": transcript_to_dict(transcript) if transcript is not None else None,
+        "attempts": [
+            {
+                "at": iso_local(a.started_at, tz),
+                "outcome": a.outcome.value,
+                "note": a.note,
+                "by": a.user.email if a.user else None,
+                "duration_s": a.duration_s,
+            }
+            for a in ticket.attempts
+        ],
+    }

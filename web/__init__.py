@@ -1,0 +1,1 @@
+"""The officers' desk: web UI for officers, callback staff and supervisors, and the JSON API."""
