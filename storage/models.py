@@ -338,6 +338,8 @@ class Ticket(TimestampMixin, Base):
     resolved_at: Mapped[datetime | None] = mapped_column()
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     first_callback_at: Mapped[datetime | None] = mapped_column()
+    # Folded words of caller, business, transcripts and notes; see storage/search.py.
+    search_text: Mapped[str] = mapped_column(Text, default="")
 
     call: Mapped[Call | None] = relationship(back_populates="ticket")
     topic: Mapped[Topic | None] = relationship(foreign_keys=[topic_id])

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 2225fdef0333
+Revision ID: efa8401b2a53
 Revises: 
-Create Date: 2026-11-27 06:07:12.394244
+Create Date: 2026-11-27 06:09:45.662475
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import storage.models
 
 
-revision: str = '2225fdef0333'
+revision: str = 'efa8401b2a53'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -155,6 +155,7 @@ def upgrade() -> None:
     sa.Column('resolved_at', storage.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('resolved_by_id', sa.Integer(), nullable=True),
     sa.Column('first_callback_at', storage.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('search_text', sa.Text(), nullable=False),
     sa.Column('created_at', storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', storage.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['area_id'], ['areas.id'], name=op.f('fk_tickets_area_id_areas')),

@@ -1,0 +1,76 @@
+"""Diacritics-folded search over tickets.
+
+Officers type without diacritics ("hoan thue") and expect to find "hoàn thuế". Neither SQLite
+nor a stock PostgreSQL folds Vietnamese (`unaccent` is an extension we cannot assume), so each
+ticket keeps `search_text`: the folded, lower-cased words of its caller numbers, business name,
+transcripts (machine and corrected) and notes, maintained on every flush. A search folds the
+query the same way and matches with LIKE, escaping the wildcards.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, UOWTransaction
+
+from storage.models import Recording, Ticket, TicketNote, Transcript
+
+# NFD splits most Vietnamese letters into base + combining marks; đ/Đ is a letter of its own.
+_EXTRA = str.maketrans({"đ": "d", "Đ": "d", "ð": "d"})
+
+
+def fold(text: str) -> str:
+    """Return `text` lower-cased, without diacritics, with single spaces."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_EXTRA))
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.lower().split())
+
+
+def like_pattern(query: str) -> str:
+    """Return a LIKE pattern matching the folded query anywhere (use with escape='\\')."""
+    folded = fold(query)
+    escaped = folded.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def ticket_search_text(ticket: Ticket) -> str:
+    """Return the folded text a ticket is found by."""
+    parts: list[str] = [ticket.number or "", ticket.caller, ticket.callback_number or ""]
+    # Callers say "0912…" and Twilio writes "+84912…": index both forms.
+    for number in (ticket.caller, ticket.callback_number or ""):
+        if number.startswith("+84"):
+            parts.append("0" + number[3:])
+    parts.append(ticket.business_name or "")
+    for recording in ticket.recordings:
+        transcript = recording.transcript
+        if transcript is not None:
+            parts.append(transcript.text)
+            parts.append(transcript.corrected_text or "")
+    parts.extend(note.body for note in ticket.notes)
+    parts.append(ticket.resolution_note or "")
+    return fold(" ".join(p for p in parts if p))
+
+
+def _tickets_touched(session: Session) -> set[Ticket]:
+    touched: set[Ticket] = set()
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, Ticket):
+            touched.add(obj)
+        elif isinstance(obj, TicketNote) and obj.ticket is not None:
+            touched.add(obj.ticket)
+        elif isinstance(obj, Transcript) and obj.recording is not None:
+            if obj.recording.ticket is not None:
+                touched.add(obj.recording.ticket)
+        elif isinstance(obj, Recording) and obj.ticket is not None:
+            touched.add(obj.ticket)
+    return touched
+
+
+@event.listens_for(Session, "before_flush")
+def _refresh_search_text(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    for ticket in _tickets_touched(session):
+        text = ticket_search_text(ticket)
+        if ticket.search_text != text:
+            ticket.search_text = text
