@@ -116,10 +116,11 @@ def init_app(app: Flask, rt: Runtime) -> None:
     registry = JobRegistry(rt)
     # Each subsystem wires its domain jobs in a module of its own (adapting the runtime's
     # objects to the domain functions' arguments), so the sections never collide.
-    from hotline import wiring_tickets, wiring_transcription
+    from hotline import wiring_ivr, wiring_tickets, wiring_transcription
 
     wiring_transcription.register(registry)
     wiring_tickets.register(registry)
+    wiring_ivr.register(registry)
     jobs = Jobs(registry.tasks)
     rt.services["jobs"] = jobs
     app.extensions["jobs"] = jobs
