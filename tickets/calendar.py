@@ -57,9 +57,7 @@ class OfficeCalendar:
     def is_open(self, at: datetime) -> bool:
         """Say whether the office is open at `at`."""
         local = self._local(at)
-        return any(
-            start <= local.time() < end for start, end in self.periods_on(local.date())
-        )
+        return any(start <= local.time() < end for start, end in self.periods_on(local.date()))
 
     def next_opening(self, at: datetime) -> datetime:
         """Return `at` if the office is open then, else the start of the next opening period."""
@@ -151,8 +149,6 @@ def build_calendar(
 
 def load_calendar(db: Session, tz_name: str) -> OfficeCalendar:
     """Return the office calendar from the database."""
-    hours = [
-        (row.weekday, row.opens_at, row.closes_at) for row in db.scalars(select(OfficeHours))
-    ]
+    hours = [(row.weekday, row.opens_at, row.closes_at) for row in db.scalars(select(OfficeHours))]
     holidays = [(h.day, h.name_vi, h.is_working_day) for h in db.scalars(select(Holiday))]
     return build_calendar(tz_name, hours, holidays)

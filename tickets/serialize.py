@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -53,8 +54,14 @@ def recording_to_dict(recording: Recording) -> dict[str, Any]:
     }
 
 
-def ticket_to_dict(ticket: Ticket, tz: ZoneInfo = LOCAL_TZ) -> dict[str, Any]:
-    """Return what the CLI's `tickets show --json` and the API print for one ticket."""
+def ticket_to_dict(
+    ticket: Ticket, tz: ZoneInfo = LOCAL_TZ, *, earlier: Sequence[Ticket] | None = None
+) -> dict[str, Any]:
+    """Return what the CLI's `tickets show --json` and the API print for one ticket.
+
+    `earlier`: the caller's earlier tickets (`tickets.queries.earlier_tickets`), when the
+    caller of this function looked them up.
+    """
     recording = ticket.recordings[-1] if ticket.recordings else None
     transcript = recording.transcript if recording is not None else None
     return {
@@ -69,15 +76,30 @@ def ticket_to_dict(ticket: Ticket, tz: ZoneInfo = LOCAL_TZ) -> dict[str, Any]:
         "department": ticket.department.code if ticket.department else None,
         "department_name": ticket.department.name_vi if ticket.department else None,
         "area": ticket.area.name if ticket.area else None,
+        "area_code": ticket.area.code if ticket.area else None,
         "created_at": iso_local(ticket.called_at, tz),
         "callback_due_at": iso_local(ticket.callback_due_at, tz),
+        "next_attempt_at": iso_local(ticket.next_attempt_at, tz),
+        "first_callback_at": iso_local(ticket.first_callback_at, tz),
         "owner": ticket.owner.email if ticket.owner else None,
+        "owner_name": ticket.owner.name if ticket.owner else None,
         "routing_reason": ticket.routing_reason,
         "suggestion": (
-            {"topic": ticket.suggested_topic.code, "reason": ticket.suggestion_reason}
+            {
+                "topic": ticket.suggested_topic.code,
+                "topic_name": ticket.suggested_topic.name_vi,
+                "department": (
+                    ticket.suggested_topic.department.code
+                    if ticket.suggested_topic.department
+                    else None
+                ),
+                "reason": ticket.suggestion_reason,
+            }
             if ticket.suggested_topic is not None
             else None
         ),
+        "resolved_at": iso_local(ticket.resolved_at, tz),
+        "resolution_note": ticket.resolution_note,
         "recording": recording_to_dict(recording) if recording is not None else None,
         "transcript": transcript_to_dict(transcript) if transcript is not None else None,
         "attempts": [
@@ -86,8 +108,20 @@ def ticket_to_dict(ticket: Ticket, tz: ZoneInfo = LOCAL_TZ) -> dict[str, Any]:
                 "outcome": a.outcome.value,
                 "note": a.note,
                 "by": a.user.email if a.user else None,
+                "number_dialled": a.number_dialled,
+                "answered": a.answered,
                 "duration_s": a.duration_s,
+                "twilio_status": a.twilio_status,
             }
             for a in ticket.attempts
+        ],
+        "earlier_tickets": [
+            {
+                "number": t.number,
+                "at": iso_local(t.called_at, tz),
+                "status": t.status.value,
+                "topic": t.topic.code if t.topic else None,
+            }
+            for t in earlier or ()
         ],
     }
