@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import load_dotenv
-from flask import Flask, g
+from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hotline.config import check_production, environment, load_settings
@@ -86,7 +86,10 @@ def _init_request_session(app: Flask, rt: Runtime) -> None:
 
     @app.before_request
     def open_session() -> None:
-        g.db = rt.sessions()
+        # A page view only reads; a webhook or form post writes and takes the write lock at
+        # its first statement, so its read-then-write never fails on a stale snapshot.
+        reads_only = request.method in ("GET", "HEAD", "OPTIONS")
+        g.db = (rt.read_sessions if reads_only else rt.sessions)()
 
     @app.teardown_appcontext
     def close_session(exc: BaseException | None) -> None:

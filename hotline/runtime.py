@@ -8,7 +8,6 @@ connects or loads a model when built.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
@@ -17,7 +16,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotline.config import Settings
-from storage.audio_store import AudioStore, LocalAudioStore
+from hotline.wiring_production import build_audio_store
+from storage.audio_store import AudioStore
 from storage.db import make_engine, make_session_factory
 
 
@@ -27,21 +27,35 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     audio_store: AudioStore
+    # Sessions for requests that only read (GET): on SQLite they do not queue behind writers.
+    read_sessions: sessionmaker[Session]
     # Filled by hotline.tasks.init_app: the light queue and the transcription queue.
     queues: dict[str, Huey] = field(default_factory=dict)
     # Filled by each subsystem's init_app (telephony, notifier ...).
     services: dict[str, Any] = field(default_factory=dict)
 
 
+    def close(self) -> None:
+        """Release the database connections (tests, and workers at exit)."""
+        self.engine.dispose()
+        read_bind = self.read_sessions.kw.get("bind")
+        if read_bind is not None and read_bind is not self.engine:
+            read_bind.dispose()
+
+
 def build_runtime(settings: Settings) -> Runtime:
     """Create the process's shared objects from settings."""
     engine = make_engine(settings.database_url)
-    audio_dir = Path(settings.audio_dir)
+    sessions = make_session_factory(engine)
+    read_sessions = sessions
+    if engine.dialect.name == "sqlite":
+        read_sessions = make_session_factory(make_engine(settings.database_url, read_only=True))
     return Runtime(
         settings=settings,
         engine=engine,
-        sessions=make_session_factory(engine),
-        audio_store=LocalAudioStore(audio_dir),
+        sessions=sessions,
+        read_sessions=read_sessions,
+        audio_store=build_audio_store(settings),
     )
 
 
