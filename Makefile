@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOTLINE_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: run test lint typecheck importlint pytest openai-whisper bench clean
+.PHONY: run test test-scaleout lint typecheck importlint pytest openai-whisper bench bench-load clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -46,6 +46,19 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test lint typecheck importlint pytest
 
+# The scale-out mode: the same test suite again, every test on a fresh PostgreSQL database and on
+# Redis queues. .ci/run starts both on loopback; locally, point these at your own (the role
+# needs CREATEDB: each test's database is cloned from a template and dropped after).
+TEST_DATABASE_URL ?= postgresql://hotline:hotline@127.0.0.1:5432/hotline
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/0
+
+$(VENV)/.installed-scaleout: $(VENV)/.installed-test
+	$(BIN)/pip install -q -e ".[test,postgres]"
+	@touch $@
+
+test-scaleout: $(VENV)/.installed-scaleout
+	TEST_DATABASE_URL="$(TEST_DATABASE_URL)" TEST_REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest
+
 lint:
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -68,6 +81,10 @@ openai-whisper: $(VENV)/.installed
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python bench/transcribe.py
+
+# Webhook load against gunicorn on loopback (SQLite; add --database-url for PostgreSQL).
+bench-load: $(VENV)/.installed-test
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

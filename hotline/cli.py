@@ -33,6 +33,7 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
     from hotline.cli_calls import simulate_call_command
+    from hotline.cli_production import recordings_group
     from hotline.cli_tickets import tickets_group
     from hotline.cli_transcribe import transcribe_command
     from hotline.cli_users import seed_demo_command, users_group
@@ -46,6 +47,7 @@ def register_commands(app: Flask) -> None:
         users_group,
         transcribe_command,
         simulate_call_command,
+        recordings_group,
     ):
         app.cli.add_command(command)
 

@@ -67,6 +67,10 @@ class Settings:
 
     # --- audio and transcription ---
     audio_dir: str = ""  # empty: audio/ in the instance folder
+    # Empty: files under audio_dir. "s3://bucket/prefix": an S3-compatible bucket shared by
+    # every machine (audio_dir is then its local read cache); see storage/s3_store.py.
+    audio_store_url: str = ""
+    s3_endpoint_url: str = ""  # e.g. http://127.0.0.1:9000 for MinIO; empty: AWS
     max_recording_bytes: int = 20 * 1024 * 1024
     max_audio_seconds: int = 600
     download_timeout_s: float = 30.0

@@ -13,13 +13,16 @@ because only this package may know both the queue and every domain package.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.api import Task
+from huey.exceptions import TaskLockedException
 
 from hotline.config import Settings
 from hotline.runtime import Runtime
@@ -105,8 +108,83 @@ class JobRegistry:
         schedule: Any = None,
         queue: str = DEFAULT_QUEUE,
     ) -> None:
-        """Run `fn` on a schedule (default: every minute) on the consumer of `queue`."""
-        self.rt.queues[queue].periodic_task(schedule or crontab(), name=name)(fn)
+        """Run `fn` on a schedule (default: every minute), once per minute across machines.
+
+        Every consumer started with periodic tasks enqueues each due job, so with Redis and
+        several machines one minute's job arrives several times: `run_periodic_once` lets the
+        first run it and the others skip.
+        """
+        huey = self.rt.queues[queue]
+
+        @functools.wraps(fn)
+        def once() -> Any:
+            return run_periodic_once(huey, name, fn)
+
+        huey.periodic_task(schedule or crontab(), name=name)(once)
+
+
+# A periodic job killed while holding its lock would block itself for good (huey's locks do not
+# expire on SQLite, nor on Redis before 7.4): a lock held longer than this is a dead worker's.
+PERIODIC_STALE_AFTER_S = 15 * 60
+
+
+def run_periodic_once(
+    huey: Huey,
+    name: str,
+    fn: Callable[[], Any],
+    *,
+    clock: Callable[[], float] = time.time,
+    stale_after_s: float = PERIODIC_STALE_AFTER_S,
+) -> Any:
+    """Run periodic job `name` unless it is running elsewhere or already ran this minute.
+
+    huey's task lock keeps two consumers from running the job at once; a marker in huey's
+    key-value store, read and written under the lock, says which minute ran last. Returns
+    `fn`'s result, or None when skipped.
+    """
+    lock = huey.lock_task(f"periodic.{name}")
+    marker = f"periodic.{name}.state"
+    started = clock()
+    minute = int(started // 60)
+    try:
+        lock.acquire()
+    except TaskLockedException:
+        state = huey.get(marker, peek=True)
+        if state is None:
+            # Locked before any run left a marker: note when we first saw it, so a lock whose
+            # holder died on its very first run still expires.
+            huey.put(marker, {"minute": None, "started": started, "finished": started})
+        since = _held_since(state, started)
+        if started - since > stale_after_s:
+            log.warning(
+                "periodic job %s: lock held for %.0f s, taken as a dead worker's; released",
+                name,
+                started - since,
+            )
+            lock.release()
+        else:
+            log.info("periodic job %s is running elsewhere; skipped", name)
+        return None
+    try:
+        state = huey.get(marker, peek=True)
+        if isinstance(state, dict) and state.get("minute") == minute:
+            log.info("periodic job %s already ran this minute; skipped", name)
+            return None
+        huey.put(marker, {"minute": minute, "started": started, "finished": None})
+        result = fn()
+        huey.put(marker, {"minute": minute, "started": started, "finished": clock()})
+        return result
+    finally:
+        lock.release()
+
+
+def _held_since(state: Any, default: float) -> float:
+    # While a run holds the lock its marker names its start; just after the acquire it still
+    # names the previous run, whose end is the earliest the holder can have started.
+    if not isinstance(state, dict):
+        return default
+    value = state.get("started") if state.get("finished") is None else state.get("finished")
+    return float(value) if isinstance(value, int | float) else default
 
 
 def init_app(app: Flask, rt: Runtime) -> None:
@@ -116,11 +194,12 @@ def init_app(app: Flask, rt: Runtime) -> None:
     registry = JobRegistry(rt)
     # Each subsystem wires its domain jobs in a module of its own (adapting the runtime's
     # objects to the domain functions' arguments), so the sections never collide.
-    from hotline import wiring_ivr, wiring_tickets, wiring_transcription
+    from hotline import wiring_ivr, wiring_production, wiring_tickets, wiring_transcription
 
     wiring_transcription.register(registry)
     wiring_tickets.register(registry)
     wiring_ivr.register(registry)
+    wiring_production.register(registry)
     jobs = Jobs(registry.tasks)
     rt.services["jobs"] = jobs
     app.extensions["jobs"] = jobs

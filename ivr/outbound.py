@@ -52,7 +52,7 @@ def status_path(attempt_id: int) -> str:
     return f"{PREFIX}/{attempt_id}/status"
 
 
-@bp.post("/<int:attempt_id>/connect")
+@bp.post("/<int(max=2147483647):attempt_id>/connect")
 @twilio_signed
 def connect(attempt_id: int) -> Response:
     """Connect the staff member who answered to the caller, or apologise and hang up."""
@@ -77,7 +77,7 @@ def connect(attempt_id: int) -> Response:
     return _xml(response)
 
 
-@bp.post("/<int:attempt_id>/dial-result")
+@bp.post("/<int(max=2147483647):attempt_id>/dial-result")
 @twilio_signed
 def dial_result(attempt_id: int) -> Response:
     """Log whether the caller answered and how long they talked; tell the staff member."""
@@ -105,7 +105,7 @@ def dial_result(attempt_id: int) -> Response:
     return _xml(response)
 
 
-@bp.post("/<int:attempt_id>/status")
+@bp.post("/<int(max=2147483647):attempt_id>/status")
 @twilio_signed
 def call_status(attempt_id: int) -> Response:
     """Log the staff leg's progress (Twilio retries this; replays change nothing)."""

@@ -129,7 +129,9 @@ def _seconds(form: Mapping[str, str], name: str) -> int | None:
 def _phone(raw: str) -> str:
     # Caller ID may be "+8491...", "anonymous", "client:alice" or a long SIP URI; keep what
     # fits, it is a hint for the callback, not an identity.
-    value = raw.strip()
+    # Control characters (a NUL byte above all) are never part of a number, and PostgreSQL
+    # rejects NUL in text: drop them rather than lose the call.
+    value = "".join(ch for ch in raw if ch.isprintable()).strip()
     if len(value) > _PHONE_FIELD_MAX:
         log.warning("truncating caller id %r to %d characters", value[:60], _PHONE_FIELD_MAX)
         value = value[:_PHONE_FIELD_MAX]

@@ -73,6 +73,13 @@ def is_signed(options: IvrOptions) -> bool:
 def candidate_urls(options: IvrOptions) -> list[str]:
     """Return the URLs Twilio may have signed for this request."""
     urls = [request.url]
+    # request.url is rebuilt by Werkzeug and decodes some percent-escapes (%7B, %C3%A9, %2F);
+    # Twilio signed the URL exactly as it requested it, so also try the raw request target.
+    raw_target = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw_target and raw_target.startswith("/"):
+        raw = request.host_url.rstrip("/") + request.script_root + raw_target
+        if raw not in urls:
+            urls.append(raw)
     if options.public_url:
         query = request.query_string.decode("latin-1")
         path = request.script_root + request.path

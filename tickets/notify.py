@@ -208,8 +208,9 @@ def insert_once(db: Session, values: Mapping[str, Any]) -> bool:
     dialect = db.get_bind().dialect.name
     if dialect in ("sqlite", "postgresql"):
         insert = sqlite_insert if dialect == "sqlite" else pg_insert
-        result = db.execute(insert(table).values(**values).on_conflict_do_nothing())
-        return cast(CursorResult[Any], result).rowcount == 1
+        # RETURNING, not rowcount: psycopg 3 reports -1 for ON CONFLICT DO NOTHING.
+        stmt = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
+        return db.execute(stmt).first() is not None
     try:
         with db.begin_nested():
             db.execute(table.insert().values(**values))

@@ -71,7 +71,7 @@ def test_recording_server_asks_for_basic_auth_like_twilio(tmp_path) -> None:
         assert response.status_code == 200
         assert response.content == audio
         assert response.headers["Content-Type"] == "audio/x-wav"
-        assert media.fetched.is_set()
+        assert media.fetched.wait(5)  # set after the body is written: wait, do not race
 
 
 def test_without_an_account_sid_the_token_alone_is_checked(tmp_path) -> None:
