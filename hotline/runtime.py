@@ -34,7 +34,6 @@ class Runtime:
     # Filled by each subsystem's init_app (telephony, notifier ...).
     services: dict[str, Any] = field(default_factory=dict)
 
-
     def close(self) -> None:
         """Release the database connections (tests, and workers at exit)."""
         self.engine.dispose()
