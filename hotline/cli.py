@@ -33,9 +33,9 @@ def main() -> None:
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's CLI."""
     from hotline.cli_calls import simulate_call_command
-    from hotline.cli_production import recordings_group
+    from hotline.cli_production import purge_command
     from hotline.cli_tickets import tickets_group
-    from hotline.cli_transcribe import transcribe_command
+    from hotline.cli_transcribe import recordings_group, transcribe_command
     from hotline.cli_users import seed_demo_command, users_group
 
     for command in (
@@ -50,6 +50,7 @@ def register_commands(app: Flask) -> None:
         recordings_group,
     ):
         app.cli.add_command(command)
+    recordings_group.add_command(purge_command)
 
 
 def _rt() -> Runtime:

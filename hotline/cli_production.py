@@ -1,4 +1,4 @@
-"""`hotline recordings ...`: the CLI twin of the retention job.
+"""`hotline recordings purge`: the CLI twin of the retention job.
 
 `hotline recordings purge` runs exactly what the worker runs every hour: the audio of
 recordings older than HOTLINE_RETENTION_DAYS is deleted from the store, with an audit event on
@@ -18,12 +18,8 @@ from hotline.wiring_production import purge_recordings
 from storage.models import utcnow
 
 
-@click.group("recordings")
-def recordings_group() -> None:
-    """Manage stored recordings."""
-
-
-@recordings_group.command("purge")
+# Joins `hotline recordings` (with `sweep` and `retry`, see cli_transcribe) in cli.py.
+@click.command("purge")
 @click.option(
     "--days",
     type=click.IntRange(min=0),

@@ -119,7 +119,7 @@ def _decode_stream(
 ) -> npt.NDArray[np.float32]:
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
     # One second of slack: resampler delay and codec padding are not the caller's speech.
-    limit = None if max_seconds is None else int(math.ceil((max_seconds + 1) * SAMPLE_RATE))
+    limit = None if max_seconds is None else math.ceil((max_seconds + 1) * SAMPLE_RATE)
     chunks: list[npt.NDArray[np.float32]] = []
     total = 0
     try:
@@ -154,3 +154,38 @@ def _append(chunks: list[npt.NDArray[np.float32]], frame: av.AudioFrame) -> int:
 def _describe(exc: BaseException) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return str(text).strip() or type(exc).__name__
+
+
+def encode_audio(
+    samples: npt.NDArray[np.float32],
+    out: Path | BinaryIO,
+    *,
+    codec: str = "pcm_s16le",
+    rate: int = SAMPLE_RATE,
+    container: str = "wav",
+) -> None:
+    """Write 16 kHz mono float samples as `codec` at `rate` (e.g. "pcm_mulaw" at 8000 for
+    telephone audio, "libmp3lame" in an "mp3" container); for tests, the bench and demos."""
+    target = str(out) if isinstance(out, Path) else out
+    with av.open(target, mode="w", format=container) as muxer:
+        stream = muxer.add_stream(codec, rate=rate, layout="mono")
+        if not isinstance(stream, av.AudioStream):  # pragma: no cover - codec is not audio
+            raise AudioError(f"{codec} is not an audio codec", code="audio_codec")
+        src = np.ascontiguousarray(samples, dtype=np.float32).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(src, format="flt", layout="mono")
+        frame.sample_rate = SAMPLE_RATE
+        context = stream.codec_context
+        resampler = av.AudioResampler(format=context.format.name, layout="mono", rate=rate)
+        fifo = av.AudioFifo()
+        for converted in [*resampler.resample(frame), *resampler.resample(None)]:
+            fifo.write(converted)
+        # Codecs with fixed frames (MP3: 1152 samples) need exactly that many per frame.
+        chunk = context.frame_size or 1024
+        while fifo.samples:
+            piece = fifo.read(min(chunk, fifo.samples), partial=True)
+            if piece is None:
+                break
+            for packet in stream.encode(piece):
+                muxer.mux(packet)
+        for packet in stream.encode(None):
+            muxer.mux(packet)

@@ -63,3 +63,12 @@ class TransientDownloadError(DownloadError):
 
     code = "download_unavailable"
     transient = True
+    # Seconds the server asked us to wait (Retry-After), if it said.
+    retry_after: float | None = None
+
+
+class StoreFailed(TranscriptionError):
+    """The audio store could not keep the file (disk full, permissions); may pass."""
+
+    code = "audio_store_failed"
+    transient = True

@@ -8,8 +8,12 @@ Whisper base; each default says why.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+WINDOW_S = 30.0  # Whisper hears 30 s at a time
+MAX_WINDOW_TOKENS = 224  # and writes at most 224 tokens per window (half its text context)
 
 
 def default_cache_dir() -> Path:
@@ -21,24 +25,47 @@ def default_cache_dir() -> Path:
 class DecodeOptions:
     """How Whisper decodes; the same for both engines where both support an option."""
 
-    # Greedy decoding: on the 24 phone clips it was as accurate as beam 5 and faster (see the
-    # README table); larger models on a GPU may set 5.
-    beam_size: int = 1
-    # Temperature fallback re-decodes a window that loops (gzip ratio > 2.4) or is unsure
-    # (mean log-prob < -1): without it base looped on phone audio (WER 1.18 against 0.75).
-    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    # Every default below was measured on the 24 shared phone clips and the 20-50 s messages
+    # made from them, with base on 2 CPU cores (bench/README.md, "decoding options"); each
+    # comment gives the phone-clip WER of the alternative against the defaults' 0.711.
+
+    # Beam 5: greedy 0.784, for about 20 % less CPU. (An earlier note said greedy was as
+    # accurate; that was measured with the temperature fallback below switched on.)
+    beam_size: int = 5
+    # No temperature fallback: with it 0.740 and twice the CPU. It re-decodes a window by
+    # sampling at rising temperatures when its gzip ratio is > 2.4 (a loop) or its mean
+    # log-prob < -1; base is that unsure of nearly every Vietnamese window, so it re-decoded
+    # almost everything, and the sampling made results vary from run to run. Loops, the reason
+    # it exists, are bounded by the token cap and collapsed by the guards instead.
+    temperatures: tuple[float, ...] = (0.0,)
     compression_ratio_threshold: float = 2.4
-    log_prob_threshold: float = -1.0
-    no_speech_threshold: float = 0.6
-    # Feeding the previous window's text as a prompt spreads one loop over the whole message;
-    # off measured no worse on the 20-60 s messages and cannot cascade.
+    log_prob_threshold: float | None = -1.0
+    # Whisper's own no-speech rule (0.6): 0.746, because it dropped the real speech of 2 clips;
+    # silence is judged by the speech check and the guards instead (speech.py).
+    no_speech_threshold: float | None = None
+    # Conditioning on the previous window's text: 0.711 against 0.655 on the long messages
+    # (one bad window spoils the next).
     condition_on_previous_text: bool = False
-    # Silero VAD cuts band-limited telephone speech (WER 0.75 -> 0.86 on the phone clips).
+    # Silero VAD cutting the audio before Whisper: 0.737 (it clips band-limited speech) ...
     vad_filter: bool = False
-    # A generic Vietnamese domain prompt made base worse (0.75 -> 0.88); kept as an option
-    # for larger models, which follow prompts better.
+    # ... but it tells well whether anyone speaks at all: see speech.py.
+    speech_check: bool = True
+    # A generic Vietnamese domain prompt: 0.813. Kept as options for larger models, which
+    # follow prompts better.
     initial_prompt: str | None = None
     hotwords: str | None = None
+    # Cap on tokens per window from the audio's length (no cap: 0.725 and 16 % more CPU): a
+    # 3 s message cannot hold 224 tokens, but a loop fills them. Vietnamese read speech on the
+    # shared clips peaks near 8.4 tokens/s; twice that plus a margin never cuts real speech.
+    # None: Whisper's own limit of 224 per 30 s window.
+    max_tokens_per_second: float | None = 16.0
+
+    def token_cap(self, duration_s: float) -> int | None:
+        """Return the most tokens one window may produce, or None for Whisper's own limit."""
+        if self.max_tokens_per_second is None:
+            return None
+        cap = math.ceil(min(duration_s, WINDOW_S) * self.max_tokens_per_second) + 8
+        return cap if cap < MAX_WINDOW_TOKENS else None
 
 
 @dataclass(frozen=True)
@@ -48,8 +75,8 @@ class EngineOptions:
     engine: str = "faster-whisper"  # or "openai-whisper", or "fake" in tests and demos
     model: str = "base"
     device: str = "auto"  # "cpu", "cuda" or "auto"
-    # "auto": float16 on CUDA; on CPU int8, which ran as fast as float32 here with the same
-    # error rate and a third less memory.
+    # "auto": float16 on CUDA; on CPU int8: the same WER as float32 on the phone clips (0.711
+    # against 0.708) for half the CPU time and 364 MB peak against 557 MB.
     compute_type: str = "auto"
     cpu_threads: int = 0  # 0: one per core
     cache_dir: Path = field(default_factory=default_cache_dir)

@@ -10,7 +10,6 @@ import pytest
 from flask import Flask
 from sqlalchemy import update
 
-from hotline.cli_production import recordings_group
 from hotline.runtime import Runtime
 from hotline.tasks import DEFAULT_QUEUE
 from storage.audio_store import AudioStore, StoredAudio
@@ -134,17 +133,17 @@ def test_a_recording_a_worker_holds_is_left_for_the_next_run(
 def test_the_cli_twin(app: Flask, messages: dict[str, Recording], rows: Any) -> None:
     runner = app.test_cli_runner()
     now = ["--now", NOW.isoformat()]
-    dry = runner.invoke(recordings_group, ["purge", "--dry-run", *now])
+    dry = runner.invoke(args=["recordings", "purge", "--dry-run", *now])
     assert dry.exit_code == 0, dry.output
     assert dry.output.startswith("Would purge 2 recording(s) made before 2027-11-01")
     assert rows.recording(messages["400d"].recording_sid).purged_at is None
-    done = runner.invoke(recordings_group, ["purge", "--days", "100", *now])
+    done = runner.invoke(args=["recordings", "purge", "--days", "100", *now])
     assert done.exit_code == 0, done.output
     assert done.output.startswith("Purged 1 recording(s)")
     assert f"Recording ids: {messages['400d'].id}" in done.output
-    off = runner.invoke(recordings_group, ["purge", "--days", "0", *now])
+    off = runner.invoke(args=["recordings", "purge", "--days", "0", *now])
     assert "Retention is off" in off.output
-    bad = runner.invoke(recordings_group, ["purge", "--now", "2027-12-01T03:00:00"])
+    bad = runner.invoke(args=["recordings", "purge", "--now", "2027-12-01T03:00:00"])
     assert bad.exit_code != 0 and "offset" in bad.output
 
 
