@@ -88,8 +88,9 @@ def parse_filters(args: Mapping[str, str]) -> TicketFilters:
     for name in ("department", "topic", "area"):
         raw = (args.get(name) or "").strip()
         if raw:
-            if raw.isdigit():
-                values[f"{name}_id"] = int(raw)
+            row_id = small_int(raw)
+            if row_id is not None:
+                values[f"{name}_id"] = row_id
             else:
                 errors.append(_("Not a valid choice for %(f)s: %(v)s", f=name, v=raw))
     overdue = (args.get("overdue") or "").strip().lower()
@@ -191,20 +192,37 @@ def page_of(db: Session, stmt: Select[Ticket], *, page: int, per_page: int) -> P
     return Page(items=rows, page=page, per_page=per_page, total=total)
 
 
+# Ids and page numbers fit a 32-bit column and an SQL offset; anything longer is not one of ours.
+_MAX_DIGITS = 9
+
+
+def small_int(raw: str) -> int | None:
+    """Return `raw` as a non-negative int if it is 1-9 ASCII digits, else None.
+
+    `str.isdigit` also accepts "²" (which `int` refuses) and any length (which overflows the
+    database's integers), so both are checked here, once.
+    """
+    if raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS:
+        return int(raw)
+    return None
+
+
 def parse_page(args: Mapping[str, str], *, default_per_page: int) -> tuple[int, int, list[str]]:
     """Return page, per_page and errors from `page` and `per_page` arguments."""
     errors: list[str] = []
     page, per_page = 1, default_per_page
     raw_page = (args.get("page") or "").strip()
     if raw_page:
-        if raw_page.isdigit() and int(raw_page) >= 1:
-            page = int(raw_page)
+        number = small_int(raw_page)
+        if number is not None and number >= 1:
+            page = number
         else:
             errors.append(_("Not a page number: %(v)s", v=raw_page))
     raw_per = (args.get("per_page") or "").strip()
     if raw_per:
-        if raw_per.isdigit() and 1 <= int(raw_per) <= MAX_PER_PAGE:
-            per_page = int(raw_per)
+        number = small_int(raw_per)
+        if number is not None and 1 <= number <= MAX_PER_PAGE:
+            per_page = number
         else:
             errors.append(_("per_page must be between 1 and %(n)s", n=MAX_PER_PAGE))
     return page, per_page, errors
