@@ -899,6 +899,14 @@ def dial_target(db: Session, *, attempt_id: int, call_sid: str) -> str | None:
 _FINAL = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
 
 
+def _attempt_for_call(db: Session, attempt_id: int, call_sid: str) -> CallbackAttempt | None:
+    """Return the attempt a Twilio callback is about, unless it names another call."""
+    attempt = db.get(CallbackAttempt, attempt_id)
+    if attempt is None or attempt.twilio_call_sid not in (None, call_sid):
+        return None
+    return attempt
+
+
 def record_dial_result(
     db: Session,
     *,
@@ -909,8 +917,8 @@ def record_dial_result(
     now: datetime,
 ) -> CallbackAttempt | None:
     """Log the caller's leg of a click-to-call: answered or not, and how long they talked."""
-    attempt = db.get(CallbackAttempt, attempt_id)
-    if attempt is None or (attempt.twilio_call_sid not in (None, call_sid)):
+    attempt = _attempt_for_call(db, attempt_id, call_sid)
+    if attempt is None:
         return None
     attempt.twilio_status = status
     # Dial's "completed" means the caller picked up; busy, no-answer, failed mean they did not.
@@ -931,8 +939,8 @@ def record_staff_leg(
     now: datetime,
 ) -> CallbackAttempt | None:
     """Log the status Twilio reports for the staff member's leg (the call we placed)."""
-    attempt = db.get(CallbackAttempt, attempt_id)
-    if attempt is None or (attempt.twilio_call_sid not in (None, call_sid)):
+    attempt = _attempt_for_call(db, attempt_id, call_sid)
+    if attempt is None:
         return None
     if attempt.answered is None:
         # No result for the caller's leg yet: the staff leg's status is the best we know
