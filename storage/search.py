@@ -24,7 +24,13 @@ _EXTRA = str.maketrans({"đ": "d", "Đ": "d", "ð": "d"})
 def fold(text: str) -> str:
     """Return `text` lower-cased, without diacritics, with single spaces."""
     decomposed = unicodedata.normalize("NFD", text.translate(_EXTRA))
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Combining marks go (diacritics), and so do control characters: PostgreSQL refuses NUL in
+    # text, and none of them is ever searched for.
+    bare = "".join(
+        ch
+        for ch in decomposed
+        if not unicodedata.combining(ch) and (unicodedata.category(ch) != "Cc" or ch in "\t\n\r")
+    )
     return " ".join(bare.lower().split())
 
 

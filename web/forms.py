@@ -6,6 +6,7 @@ Choices that come from the database are filled by the view with the `*_choices` 
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from flask_babel import get_translations
@@ -85,6 +86,21 @@ class Form(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type hints
     class Meta:
         def get_translations(self, form: Any) -> _Translations:
             return _Translations()
+
+        def bind_field(self, form: Any, unbound_field: Any, options: dict[str, Any]) -> Any:
+            # Every text field drops control characters (a NUL byte above all, which
+            # PostgreSQL refuses in text): typed or pasted, they are never meant.
+            filters = [*options.get("filters", ()), *unbound_field.kwargs.get("filters", ())]
+            unbound_field.kwargs.pop("filters", None)
+            options["filters"] = [*filters, strip_control_characters]
+            return unbound_field.bind(form=form, **options)
+
+
+def strip_control_characters(value: Any) -> Any:
+    """Remove control characters from text, keeping tabs and line breaks."""
+    if not isinstance(value, str):
+        return value
+    return "".join(ch for ch in value if ch in "\t\n\r" or unicodedata.category(ch) != "Cc")
 
 
 def _required() -> DataRequired:
