@@ -64,14 +64,21 @@ class TicketFilters:
         return args
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
 def parse_day(text: str) -> date:
     """Return the date written as yyyy-mm-dd (the date input) or dd/mm/yyyy (typed by hand)."""
     text = text.strip()
     for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            return datetime.strptime(text, fmt).date()
+            day = datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        # Year 1 or 9999 would overflow once moved to UTC or a day later: not a real date here.
+        if not MIN_YEAR <= day.year <= MAX_YEAR:
+            raise ValueError(text)
+        return day
     raise ValueError(text)
 
 

@@ -178,6 +178,13 @@ def test_list_filters_and_pages(
         {"per_page": "500"},
         {"page": "-1"},
         {"overdue": "maybe"},
+        # Found by fuzzing on PostgreSQL: a NUL byte in a code, a date that overflows in UTC,
+        # digits that str.isdigit accepts but int() refuses, a number past the column.
+        {"department": "\x00"},
+        {"from": "0001-01-01"},
+        {"to": "9999-12-31"},
+        {"page": "\u00b2"},
+        {"area": "99999999999999999999999"},
     ],
 )
 def test_bad_filters_are_400_with_a_message(

@@ -6,6 +6,7 @@ and for another department's ticket alike, 400 for a bad filter, with a clear me
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
@@ -142,6 +143,9 @@ def _summary(ticket: Ticket, now: Any) -> dict[str, Any]:
     }
 
 
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,59}")
+
+
 def _resolve_codes(raw: Any) -> tuple[dict[str, str], list[str]]:
     """Accept department, topic and area by code (as the API documents) or by id."""
     args = {key: raw.get(key) for key in raw}
@@ -149,7 +153,10 @@ def _resolve_codes(raw: Any) -> tuple[dict[str, str], list[str]]:
     for name, model in (("department", Department), ("topic", Topic), ("area", Area)):
         value = (args.get(name) or "").strip()
         if value and not value.isdigit():
-            found = g.db.scalar(select(model.id).where(model.code == value))
+            # Codes are short slugs ("thue", "tai-chinh"); anything else names nothing and must
+            # not reach the database (PostgreSQL refuses a NUL byte in a query).
+            is_code = _CODE.fullmatch(value) is not None
+            found = g.db.scalar(select(model.id).where(model.code == value)) if is_code else None
             if found is None:
                 errors.append(f"unknown {name}: {value}")
                 args.pop(name)
