@@ -64,6 +64,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     rt = build_runtime(settings)
     app.extensions["hotline"] = rt
     app.extensions["sessions"] = rt.sessions
+    app.extensions["reference"] = rt.reference
     _init_request_session(app, rt)
 
     # Each subsystem's wiring module adapts the runtime to its domain code: services first

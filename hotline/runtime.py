@@ -19,6 +19,7 @@ from hotline.config import Settings
 from hotline.wiring_production import build_audio_store
 from storage.audio_store import AudioStore
 from storage.db import make_engine, make_session_factory
+from storage.reference_cache import ReferenceCache
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Runtime:
     queues: dict[str, Huey] = field(default_factory=dict)
     # Filled by each subsystem's init_app (telephony, notifier ...).
     services: dict[str, Any] = field(default_factory=dict)
+    # Office calendar and menu topics, shared by the requests of this process.
+    reference: ReferenceCache = field(default_factory=ReferenceCache)
 
     def close(self) -> None:
         """Release the database connections (tests, and workers at exit)."""

@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ivr.menu import RESERVED_KEYS, Choice, MenuOption, MenuState, Step, next_step
 from ivr.params import CALL_TERMINAL_STATUSES, RecordingParams
@@ -83,8 +84,9 @@ def office_status(db: Session, *, calendar: OfficeCalendar | None, now: datetime
 
 
 def find_call(db: Session, call_sid: str) -> Call | None:
-    """Return the call with Twilio's `call_sid`, if we have seen it."""
-    return db.scalar(select(Call).where(Call.call_sid == call_sid))
+    """Return the call with Twilio's `call_sid` and its ticket, if we have seen it."""
+    # Every webhook needs both: one statement instead of two.
+    return db.scalar(select(Call).options(joinedload(Call.ticket)).where(Call.call_sid == call_sid))
 
 
 def open_call(
@@ -140,6 +142,8 @@ def _create_call(
             # The number is a permutation of the row id: unique without a lookup, so its
             # UPDATE can wait for the request's next flush.
             ticket.number = ticket_number(ticket.id)
+            # call.ticket without the SELECT that loading the relationship would send.
+            set_committed_value(call, "ticket", ticket)
     except IntegrityError:
         existing = find_call(db, call_sid)
         if existing is None:
@@ -150,9 +154,9 @@ def _create_call(
     return call
 
 
-def ticket_of(db: Session, call: Call) -> Ticket:
+def ticket_of(call: Call) -> Ticket:
     """Return the call's ticket (every call gets one when it is opened)."""
-    ticket = db.scalar(select(Ticket).where(Ticket.call_id == call.id))
+    ticket = call.ticket
     if ticket is None:  # only a call row written by something other than open_call
         raise LookupError(f"call {call.call_sid} has no ticket")
     return ticket
@@ -162,19 +166,38 @@ def ticket_of(db: Session, call: Call) -> Ticket:
 
 
 @dataclass(frozen=True)
+class MenuTopic:
+    """What the call flow needs of a topic: plain values, cacheable across requests."""
+
+    id: int
+    code: str
+    name_vi: str
+    name_en: str
+    department_id: int
+
+
+@dataclass(frozen=True)
 class Keypad:
     options: list[MenuOption]
-    topics: dict[str, Topic]
-    fallback: Topic | None
+    topics: dict[str, MenuTopic]
+    fallback: MenuTopic | None
 
 
 def load_keypad(db: Session) -> Keypad:
     """Return the menu's topics by key, and the "anything else" topic."""
-    topics: dict[str, Topic] = {}
-    fallback: Topic | None = None
+    topics: dict[str, MenuTopic] = {}
+    options: list[MenuOption] = []
+    fallback: MenuTopic | None = None
     for topic in db.scalars(select(Topic).where(Topic.active.is_(True)).order_by(Topic.sort_order)):
+        entry = MenuTopic(
+            id=topic.id,
+            code=topic.code,
+            name_vi=topic.name_vi,
+            name_en=topic.name_en,
+            department_id=topic.department_id,
+        )
         if topic.is_fallback and fallback is None:
-            fallback = topic
+            fallback = entry
         if topic.digit is None:
             continue
         if topic.digit in RESERVED_KEYS:
@@ -182,17 +205,18 @@ def load_keypad(db: Session) -> Keypad:
                 "topic %s is on reserved key %r; left off the menu", topic.code, topic.digit
             )
             continue
-        topics.setdefault(topic.digit, topic)
-    options = [
-        MenuOption(
-            digit=digit,
-            name_vi=t.name_vi,
-            name_en=t.name_en,
-            prompt_vi=t.prompt_vi,
-            prompt_en=t.prompt_en,
+        if topic.digit in topics:
+            continue
+        topics[topic.digit] = entry
+        options.append(
+            MenuOption(
+                digit=topic.digit,
+                name_vi=topic.name_vi,
+                name_en=topic.name_en,
+                prompt_vi=topic.prompt_vi,
+                prompt_en=topic.prompt_en,
+            )
         )
-        for digit, t in topics.items()
-    ]
     return Keypad(options=options, topics=topics, fallback=fallback)
 
 
@@ -200,7 +224,7 @@ def load_keypad(db: Session) -> Keypad:
 class MenuOutcome:
     step: Step
     # The topic the message is taken under, for Choice.TOPIC and Choice.FALLBACK.
-    topic: Topic | None
+    topic: MenuTopic | None
     # True when the request repeats one already answered: nothing was written.
     replay: bool
 
@@ -223,7 +247,7 @@ def handle_menu_input(
     replay = attempt < call.menu_tries
     state = MenuState(tries=attempt if replay else call.menu_tries, language=call.language)
     step = next_step(state, digits, topic_digits=keypad.topics.keys(), max_tries=max_tries)
-    topic: Topic | None = None
+    topic: MenuTopic | None = None
     if step.choice == Choice.TOPIC and step.digit is not None:
         topic = keypad.topics[step.digit]
     elif step.choice == Choice.FALLBACK:
@@ -232,7 +256,7 @@ def handle_menu_input(
         return MenuOutcome(step, topic, replay=True)
 
     call.menu_tries = step.state.tries
-    ticket = ticket_of(db, call)
+    ticket = ticket_of(call)
     if step.state.language != call.language:
         call.language = ticket.language = step.state.language
     if step.choice == Choice.TOPIC and topic is not None:
@@ -246,10 +270,10 @@ def handle_menu_input(
     return MenuOutcome(step, topic, replay=False)
 
 
-def _take_message_under(call: Call, ticket: Ticket, topic: Topic | None, reason: str) -> None:
+def _take_message_under(call: Call, ticket: Ticket, topic: MenuTopic | None, reason: str) -> None:
     call.state = CallState.RECORDING
-    call.topic = topic
-    ticket.topic = topic
+    # Ids, not relationships: the keypad's topics are cached values, not this session's rows.
+    call.topic_id = ticket.topic_id = topic.id if topic is not None else None
     ticket.department_id = topic.department_id if topic is not None else None
     ticket.routing_reason = reason
 
@@ -282,10 +306,11 @@ def finish_message(
     first_time = call.state in (CallState.MENU, CallState.RECORDING)
     if call.state != CallState.ENDED:
         call.state = CallState.RECORDED
-    ticket = ticket_of(db, call)
+    ticket = ticket_of(call)
     # A recording of no length is what silence leaves; the "absent" callback will follow.
+    has_message = False
     if recording is not None and recording.duration_s != 0:
-        register_recording(
+        row = register_recording(
             db,
             call=call,
             recording=recording,
@@ -293,7 +318,9 @@ def finish_message(
             calendar=calendar,
             default_sla_hours=default_sla_hours,
         )
-    has_message = _has_recording(db, call)
+        has_message = row.call_id == call.id
+    if not has_message:
+        has_message = _has_recording(db, call)
     if not has_message:
         _open_ticket(
             db,
@@ -319,7 +346,7 @@ def register_recording(
 ) -> Recording:
     """Keep the recording (once per RecordingSid) and make the ticket a message to call back."""
     row = db.scalar(select(Recording).where(Recording.recording_sid == recording.sid))
-    ticket = ticket_of(db, call)
+    ticket = ticket_of(call)
     if row is None:
         row = _insert_recording(db, call=call, ticket=ticket, recording=recording)
     elif row.twilio_duration_s is None and recording.duration_s is not None:
@@ -399,7 +426,7 @@ def recording_status(
         if not _has_recording(db, call):
             _open_ticket(
                 db,
-                ticket_of(db, call),
+                ticket_of(call),
                 message=False,
                 now=now,
                 calendar=calendar,
@@ -445,7 +472,7 @@ def end_call(
     )
     call.state = CallState.ENDED
     call.twilio_status = status
-    ticket = ticket_of(db, call)
+    ticket = ticket_of(call)
     if ticket.status != TicketStatus.IN_CALL or _has_recording(db, call):
         db.flush()
         return
@@ -528,16 +555,20 @@ def _open_ticket(
             ticket.department_id = fallback.department_id
             ticket.routing_reason = f"Chưa chọn mục: {fallback.name_vi}"
     _set_status(db, ticket, TicketStatus.OPEN, now=now, reason=reason)
-    schedule_callback(ticket, calendar=calendar, default_sla_hours=default_sla_hours)
+    schedule_callback(db, ticket, calendar=calendar, default_sla_hours=default_sla_hours)
 
 
 def schedule_callback(
-    ticket: Ticket, *, calendar: OfficeCalendar | None, default_sla_hours: float
+    db: Session, ticket: Ticket, *, calendar: OfficeCalendar | None, default_sla_hours: float
 ) -> None:
     """Set when the callback is due: the topic's SLA in office hours from the call (once)."""
     if ticket.callback_due_at is not None or calendar is None:
         return
-    hours = ticket.topic.sla_hours if ticket.topic is not None else default_sla_hours
+    with db.no_autoflush:
+        # Loading the topic must not flush the ticket's pending changes early: one UPDATE
+        # for the whole request instead of two.
+        topic = ticket.topic
+    hours = topic.sla_hours if topic is not None else default_sla_hours
     try:
         ticket.callback_due_at = calendar.add_working_hours(ticket.called_at, hours)
     except CalendarError:

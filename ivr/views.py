@@ -30,6 +30,7 @@ from ivr.options import IvrOptions
 from ivr.signature import twilio_signed
 from ivr.telephony import can_receive_sms
 from storage.models import Call, CallState, Language, RecordingStatus, Topic, utcnow
+from storage.reference_cache import ReferenceCache
 from tickets.calendar import OfficeCalendar
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def menu() -> Response:
     if call.state != CallState.MENU:
         response = _resume(ctx, call)  # a replay after the choice was made
     else:
-        keypad = services.load_keypad(ctx.db)
+        keypad = _keypad(ctx)
         outcome = services.handle_menu_input(
             ctx.db,
             call=call,
@@ -219,15 +220,28 @@ def _context() -> _Context:
     db: Session = g.db
     clock: Callable[[], datetime] | None = current_app.config.get("HOTLINE_CLOCK")
     now = clock() if clock is not None else utcnow()
+    calendar = _reference().get(
+        "office_calendar", db, lambda s: services.office_calendar(s, tz_name=options.timezone)
+    )
     return _Context(
         options=options,
         db=db,
         now=now,
         tz=ZoneInfo(options.timezone),
-        calendar=services.office_calendar(db, tz_name=options.timezone),
+        calendar=calendar,
         voices=_voices(options),
         urls=_urls(options),
     )
+
+
+def _reference() -> ReferenceCache:
+    # Hours, holidays and topics change a few times a year; every webhook reads them.
+    cache: ReferenceCache = current_app.extensions["reference"]
+    return cache
+
+
+def _keypad(ctx: _Context) -> services.Keypad:
+    return _reference().get("keypad", ctx.db, services.load_keypad)
 
 
 def _open_call(ctx: _Context) -> Call:
@@ -243,7 +257,7 @@ def _open_call(ctx: _Context) -> Call:
 
 
 def _menu(ctx: _Context, before: list[prompts.Line], call: Call) -> VoiceResponse:
-    keypad = services.load_keypad(ctx.db)
+    keypad = _keypad(ctx)
     return twiml.menu(
         before,
         prompts.menu(call.language, keypad.options),
@@ -303,7 +317,7 @@ def _resume(ctx: _Context, call: Call) -> VoiceResponse:
     return twiml.hang_up([prompts.goodbye(language)], ctx.voices)
 
 
-def _topic_name(topic: Topic | None, language: Language) -> str:
+def _topic_name(topic: Topic | services.MenuTopic | None, language: Language) -> str:
     if topic is None:
         return ""
     if language == Language.EN and topic.name_en:

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Ticket, TicketStatus, User
@@ -130,7 +130,13 @@ def ticket_query(
     stmt = select(Ticket).where(Ticket.number.is_not(None), visible_to(user))
     if filters.q:
         # search_text is folded; so is the pattern: "hoan thue" finds "hoàn thuế".
-        stmt = stmt.where(Ticket.search_text.like(like_pattern(filters.q), escape="\\"))
+        pattern = like_pattern(filters.q)
+        stmt = stmt.where(
+            or_(
+                Ticket.search_text.like(pattern, escape="\\"),
+                Ticket.number.like(pattern, escape="\\"),
+            )
+        )
     if filters.status is not None:
         stmt = stmt.where(Ticket.status == filters.status)
     if filters.department_id is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +25,7 @@ from storage.models import (
     Ticket,
     TicketKind,
     TicketStatus,
+    Topic,
 )
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -462,3 +465,48 @@ def test_a_late_menu_request_after_the_choice_repeats_the_record_prompt(twilio, 
     twilio.step(twilio.record_url(), Digits="#", **twilio.recording())
     after = twilio.step("/ivr/incoming")
     assert xml.verbs(after) == ["Say", "Hangup"]
+
+
+# --- reference data: read once per process, changes heard at once -------------------------------
+
+
+def another_call(twilio: Any) -> Any:
+    """The same Twilio placing a new call (a new CallSid)."""
+    return dataclasses.replace(twilio, call_sid="CA" + uuid.uuid4().hex, last=None)
+
+
+def test_webhooks_read_hours_holidays_and_topics_once_per_process(rt: Runtime, twilio) -> None:
+    from sqlalchemy import event
+
+    tables = ("office_hours", "holidays", "topics")
+    seen: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if any(f"FROM {t}" in statement for t in tables):
+            seen.append(statement)
+
+    event.listen(rt.engine, "before_cursor_execute", note)
+    try:
+        twilio.incoming()
+        twilio.press("1")
+        first_call = len(seen)
+        assert first_call > 0
+        second = another_call(twilio)
+        second.incoming()
+        second.press("1")
+        assert seen[first_call:] == []
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", note)
+
+
+def test_a_renamed_topic_is_heard_by_the_next_caller(rt: Runtime, twilio, xml) -> None:
+    from sqlalchemy import select
+
+    assert "Hải quan, xuất nhập khẩu" in xml.spoken(twilio.incoming())
+    with rt.sessions.begin() as session:
+        topic = session.scalars(select(Topic).where(Topic.digit == "5")).one()
+        topic.name_vi = "Hải quan và cửa khẩu"
+        topic.prompt_vi = ""
+    said = xml.spoken(another_call(twilio).incoming())
+    assert "Hải quan và cửa khẩu" in said
+    assert "Hải quan, xuất nhập khẩu" not in said

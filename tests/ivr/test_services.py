@@ -24,7 +24,7 @@ def test_open_call_is_idempotent_and_numbers_the_ticket(rt, clock) -> None:
             db, call_sid=SID, caller="+84912345678", called="", now=clock.now, calendar=None
         )
         assert call is again
-        ticket = services.ticket_of(db, call)
+        ticket = services.ticket_of(call)
         assert ticket.number == ticket_number(ticket.id)
         assert ticket.called_at == clock.now
 
@@ -41,7 +41,7 @@ def test_two_requests_creating_the_same_call_end_with_one_row(rt, clock) -> None
         )
         assert call.from_number == "+1"  # theirs, re-read after the savepoint rolled back
         # The session is still usable after the IntegrityError.
-        assert services.ticket_of(db, call).status == TicketStatus.IN_CALL
+        assert services.ticket_of(call).status == TicketStatus.IN_CALL
     with rt.sessions() as db:
         assert len(db.scalars(select(Call)).all()) == len(db.scalars(select(Ticket)).all()) == 1
 
@@ -82,7 +82,7 @@ def test_the_same_recording_twice_is_one_row(rt, clock) -> None:
         again = services._insert_recording(
             db,
             call=call,
-            ticket=services.ticket_of(db, call),
+            ticket=services.ticket_of(call),
             recording=RecordingParams(recording.sid, recording.url, 30),
         )
         assert again.id == first.id
@@ -114,7 +114,7 @@ def test_a_message_reopens_a_call_closed_as_too_short(rt, clock) -> None:
             default_sla_hours=4,
             missed_call_min_seconds=5,
         )
-        ticket = services.ticket_of(db, call)
+        ticket = services.ticket_of(call)
         assert ticket.status == TicketStatus.RESOLVED
         assert call.duration_s == 0
         services.register_recording(
