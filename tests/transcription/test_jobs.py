@@ -426,6 +426,13 @@ class FullDisk(LocalAudioStore):
         return super().put(key, until_full())
 
 
+def ten_seconds_of_wav(tmp_path: Path) -> bytes:
+    """A 320 KB WAV file: several download chunks."""
+    wav = tmp_path / "long.wav"
+    encode_audio(np.full(10 * SAMPLE_RATE, 0.1, dtype=np.float32), wav, codec="pcm_s16le")
+    return wav.read_bytes()
+
+
 def test_a_full_disk_leaves_no_partial_file_and_the_recording_waits(
     twilio: Any,
     sessions: sessionmaker[Session],
@@ -434,9 +441,7 @@ def test_a_full_disk_leaves_no_partial_file_and_the_recording_waits(
     fake_transcriber: FakeTranscriber,
     reload: Reload,
 ) -> None:
-    wav = tmp_path / "long.wav"
-    encode_audio(np.full(10 * SAMPLE_RATE, 0.1, dtype=np.float32), wav, codec="pcm_s16le")
-    body = wav.read_bytes()
+    body = ten_seconds_of_wav(tmp_path)
     assert len(body) > 2 * 64 * 1024  # several chunks, so the disk fills mid-file
     url = twilio.script(REC_PATH + ".wav", twilio.Reply(200, body))
     rec_id = make_recording(url.removesuffix(".wav"))
@@ -450,6 +455,51 @@ def test_a_full_disk_leaves_no_partial_file_and_the_recording_waits(
     assert rec.error is not None and rec.error.startswith("audio_store_failed:")
     assert "No space left" in rec.error
     assert stored_files(store) == []  # not even a temp file
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Any:
+    """A real 256 KiB filesystem (tmpfs), where the root may mount one; else skipped."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {made.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_really_full_disk_keeps_nothing_partial_and_the_retry_stores_the_audio(
+    twilio: Any,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    small_disk: Path,
+    make_recording: Callable[..., int],
+    fake_transcriber: FakeTranscriber,
+    reload: Reload,
+) -> None:
+    body = ten_seconds_of_wav(tmp_path)  # more than the disk holds
+    url = twilio.script(REC_PATH + ".wav", twilio.Reply(200, body), twilio.Reply(200, body))
+    rec_id = make_recording(url.removesuffix(".wav"))
+    store = LocalAudioStore(small_disk / "audio")
+    ctx = context(sessions, store, fake_transcriber)
+
+    assert jobs.process_recording(ctx, rec_id) is jobs.Outcome.RETRY
+    rec = reload(sessions, rec_id)
+    assert rec.status is RecordingStatus.PENDING and rec.audio_key is None
+    assert rec.error is not None and "No space left" in rec.error
+    assert stored_files(store) == []  # not even a temp file: the space is free again
+
+    # The operator makes room (here: a larger disk); the job's retry stores and transcribes.
+    subprocess.run(["mount", "-o", "remount,size=2m", str(small_disk)], check=True)
+    assert jobs.process_recording(ctx, rec_id) is jobs.Outcome.TRANSCRIBED
+    rec = reload(sessions, rec_id)
+    assert rec.status is RecordingStatus.TRANSCRIBED and rec.audio_key is not None
+    assert store.size(rec.audio_key) == len(body)
 
 
 def test_a_transcription_failure_keeps_the_audio_and_retries_from_it(
