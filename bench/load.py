@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
+import random
 import secrets
 import shutil
 import socket
@@ -163,6 +165,11 @@ class Instance:
             "gthread",
             "--backlog",
             "2048",
+            # The server's own time per request (%(D)s, microseconds), beside the callers'.
+            "--access-logfile",
+            str(self.folder / "access.log"),
+            "--access-logformat",
+            "%(s)s %(U)s %(D)s",
             "hotline.wsgi:app",
         ]
         log = (self.folder / "gunicorn.log").open("wb")
@@ -172,6 +179,11 @@ class Instance:
         )
         wait_for_port(self.port, 60)
         self._warm_up()
+
+    def access_log_size(self) -> int:
+        """Return the access log's length now: server times are read from there on."""
+        log = self.folder / "access.log"
+        return log.stat().st_size if log.exists() else 0
 
     def _empty_redis_queues(self) -> None:
         if self.args.redis_url:
@@ -278,10 +290,14 @@ class Results:
 class Caller:
     """Places calls like Twilio: signed webhooks, following the TwiML it gets back."""
 
-    def __init__(self, instance: Instance, results: Results, think_s: float) -> None:
+    def __init__(
+        self, instance: Instance, results: Results, think_s: float, rng: random.Random | None
+    ) -> None:
         self.instance = instance
         self.results = results
         self.think_s = think_s
+        # None: every pause is exactly think_s (the lockstep "burst" arrivals).
+        self.rng = rng
         self.validator = RequestValidator(instance.token)
         self.http = requests.Session()
         self.http.trust_env = False
@@ -305,8 +321,14 @@ class Caller:
             error = f"{type(exc).__name__}: {exc}"
         self.results.record(name, elapsed, error)
         if self.think_s:
-            time.sleep(self.think_s)
+            time.sleep(self.pause())
         return root
+
+    def pause(self) -> float:
+        """The time until this caller's next webhook: think_s, or 0.5-1.5 x think_s."""
+        if self.rng is None:
+            return self.think_s
+        return self.think_s * self.rng.uniform(0.5, 1.5)
 
     def call(self, duration_s: int = 20) -> tuple[str, str | None]:
         """Place one call that leaves a message; return (CallSid, RecordingSid or None)."""
@@ -357,17 +379,34 @@ class Caller:
         return call_sid, sid
 
 
-def place_calls(instance: Instance, calls: int, concurrency: int, think_s: float) -> Results:
+def place_calls(
+    instance: Instance, calls: int, concurrency: int, think_s: float, arrivals: str = "staggered"
+) -> Results:
+    """Place `calls` calls, `concurrency` at a time; return every webhook's latency.
+
+    arrivals "staggered": callers start at random moments over one call's length and pause
+    0.5-1.5 x think between webhooks, as independent callers do. "burst": all callers start
+    at the same instant and pause exactly think, so their webhooks stay in lockstep (50
+    requests at once, every second): a worst case no real switchboard produces.
+    """
     results = Results()
     local = threading.local()
     deadline = time.monotonic() + instance.args.max_seconds
+    seeds = itertools.count(instance.args.seed)
+    seed_lock = threading.Lock()
 
     def one(_: int) -> None:
         if time.monotonic() > deadline:
             return
         caller = getattr(local, "caller", None)
         if caller is None:
-            caller = local.caller = Caller(instance, results, think_s)
+            rng: random.Random | None = None
+            if arrivals == "staggered":
+                with seed_lock:
+                    rng = random.Random(next(seeds))
+                # A call makes 5 webhooks: start somewhere within one call's length.
+                time.sleep(rng.uniform(0, 5 * think_s))
+            caller = local.caller = Caller(instance, results, think_s, rng)
         caller.call()
 
     started = time.perf_counter()
@@ -447,7 +486,28 @@ def percentile_ms(values: list[float], q: float) -> float:
     return round(float(np.percentile(np.array(values) * 1000, q)), 1) if values else 0.0
 
 
-def summarize(results: Results) -> dict[str, Any]:
+def server_latencies(instance: Instance, offset: int = 0) -> dict[str, list[float]]:
+    """Return gunicorn's own time per answered webhook (seconds), from its access log.
+
+    The callers' latency also holds the network stack and the load generator's own waits for
+    the CPU (it shares the machine); the server's time is what the hotline itself spends.
+    """
+    found: dict[str, list[float]] = defaultdict(list)
+    log = instance.folder / "access.log"
+    if not log.exists():
+        return found
+    with log.open("rb") as lines:
+        lines.seek(offset)
+        text = lines.read().decode()
+    for line in text.splitlines():
+        status, path, micros = [*line.split(), "", "", ""][:3]
+        name = path.removeprefix("/ivr/")
+        if status == "200" and name in WEBHOOKS and micros.isdigit():
+            found[name].append(int(micros) / 1e6)
+    return found
+
+
+def summarize(results: Results, server: dict[str, list[float]]) -> dict[str, Any]:
     rows: dict[str, Any] = {}
     total = 0
     for name in WEBHOOKS:
@@ -460,6 +520,8 @@ def summarize(results: Results) -> dict[str, Any]:
             "p95_ms": percentile_ms(values, 95),
             "p99_ms": percentile_ms(values, 99),
             "max_ms": round(max(values) * 1000, 1) if values else 0.0,
+            "server_p50_ms": percentile_ms(server.get(name, []), 50),
+            "server_p99_ms": percentile_ms(server.get(name, []), 99),
         }
     return {
         "webhooks": rows,
@@ -474,11 +536,12 @@ def summarize(results: Results) -> dict[str, Any]:
 
 def print_table(summary: dict[str, Any]) -> None:
     print(f"{'webhook':<18} {'requests':>8} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8} "
-          f"{'p99 ms':>8} {'max ms':>8}")  # fmt: skip
+          f"{'p99 ms':>8} {'max ms':>8} {'server p50':>10} {'server p99':>10}")  # fmt: skip
     for name, row in summary["webhooks"].items():
         print(
             f"{name:<18} {row['requests']:>8} {row['errors']:>6} {row['p50_ms']:>8} "
-            f"{row['p95_ms']:>8} {row['p99_ms']:>8} {row['max_ms']:>8}"
+            f"{row['p95_ms']:>8} {row['p99_ms']:>8} {row['max_ms']:>8} "
+            f"{row['server_p50_ms']:>10} {row['server_p99_ms']:>10}"
         )
     print(
         f"{summary['requests']} requests in {summary['wall_s']} s: "
@@ -557,7 +620,7 @@ def transcripts_of(instance: Instance, sids: list[str]) -> list[dict[str, Any]]:
 def leave_voicemail(instance: Instance, seconds: int) -> tuple[str, float]:
     """Place one call; return its RecordingSid and when its recording callback was sent."""
     results = Results()
-    caller = Caller(instance, results, 0.0)
+    caller = Caller(instance, results, 0.0, None)
     sent: dict[str, float] = {}
     original = caller.post
 
@@ -648,8 +711,15 @@ def run_load(args: argparse.Namespace) -> dict[str, Any]:
                      codec="pcm_mulaw", rate=8000)  # fmt: skip
         audio = path.read_bytes()
     with running(args, audio) as instance:
-        results = place_calls(instance, args.calls, args.concurrency, args.think_ms / 1000)
-        summary = summarize(results)
+        # A worker's first calls compile SQL statements and fill its reference cache; a
+        # long-lived server has done that long before (--warm-up-calls 0 measures it).
+        workers = args.gunicorn_workers * args.gunicorn_threads
+        place_calls(instance, args.warm_up_calls, workers, 0.0, "burst")
+        measured_from = instance.access_log_size()
+        results = place_calls(
+            instance, args.calls, args.concurrency, args.think_ms / 1000, args.arrivals
+        )
+        summary = summarize(results, server_latencies(instance, measured_from))
         summary["rows"] = check_rows(instance, results)
         if args.transcribe:
             summary["rows"].update(transcribe_all(instance, results))
@@ -665,6 +735,21 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=500, help="calls to place (default 500)")
     parser.add_argument("--concurrency", type=int, default=50, help="callers at once (50)")
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause between webhooks")
+    parser.add_argument(
+        "--arrivals",
+        choices=("staggered", "burst"),
+        default="staggered",
+        help="callers start at random moments and pause 0.5-1.5 x think (staggered, default), "
+        "or all start at once and pause exactly think (burst: lockstep, a worst case)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the arrivals")
+    parser.add_argument(
+        "--warm-up-calls",
+        type=int,
+        default=16,
+        help="calls placed (and not measured) before the run, so every gunicorn worker has "
+        "compiled its statements (default 16; 0 measures cold workers)",
+    )
     parser.add_argument("--database-url", default="", help="a PostgreSQL server to use")
     parser.add_argument("--redis-url", default="", help="queues on Redis instead of SQLite")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
@@ -695,10 +780,16 @@ def main() -> None:
         report["backlog"] = run_backlog(args)
         print(json.dumps(report["backlog"], indent=2, ensure_ascii=False))
     else:
-        report.update(calls=args.calls, concurrency=args.concurrency, think_ms=args.think_ms)
+        report.update(
+            calls=args.calls,
+            concurrency=args.concurrency,
+            think_ms=args.think_ms,
+            arrivals=args.arrivals,
+        )
         report["load"] = run_load(args)
         print(
-            f"{args.calls} calls, {args.concurrency} callers at once, think {args.think_ms} ms, "
+            f"{args.calls} calls, {args.concurrency} callers at once, think {args.think_ms} ms "
+            f"({args.arrivals}), "
             f"{report['mode']} database, {report['queue']} queue, gunicorn {report['gunicorn']}"
         )
         print_table(report["load"])
