@@ -16,8 +16,11 @@ Load mode: every simulated caller places calls one after another, as Twilio woul
 (signed webhooks, following the TwiML): incoming, menu (key 1), record action, recording-status
 "completed", call status "completed". `--think-ms` pauses between one call's webhooks (a real
 caller listens to prompts for seconds; 0, the default, is the stress case: every caller always
-has a request in flight). Reported per webhook: requests, errors, p50/p95/p99/max latency (ms),
-and requests per second over the run. Afterwards the database is checked: every call has
+has a request in flight). Callers start at random moments over one call's length and pause
+0.5-1.5 x think (`--arrivals burst`: all at once, exactly think: lockstep). 16 warm-up calls,
+not measured, come first. Reported per webhook: requests, errors, p50/p95/p99/max latency (ms)
+as the callers saw it, p50/p99 of gunicorn's own time (its access log), and requests per second
+over the run. Afterwards the database is checked: every call has
 exactly one ticket and every recording exactly one Recording row; then a worker transcribes
 them all with the fake engine (`--no-transcribe` skips it) and every recording must have exactly
 one transcript.
