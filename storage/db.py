@@ -93,9 +93,19 @@ class WriterQueue:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.pid = os.getpid()
         self._threads = threading.Lock()
         self._fd: int | None = None
+
+    def forget_parent(self) -> None:
+        """In a forked child: a lock of our own, and a file of our own to flock.
+
+        The child copied the parent's lock as it was (held, if another thread was writing) and
+        shares its open file, and so its flock: parent and child would be one writer.
+        """
+        self._threads = threading.Lock()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def acquire(self, timeout_s: float) -> bool:
         """Wait for our turn; False when `timeout_s` passed first."""
@@ -138,12 +148,19 @@ def _writer_queue(database: str | None) -> WriterQueue | None:
         return None
     key = os.path.realpath(database)
     with _WRITER_QUEUES_GUARD:
-        found = _WRITER_QUEUES.get(key)
-        # A forked child (a gunicorn worker) must not share its parent's file descriptor:
-        # flock locks belong to the open file, and parent and child would be one writer.
-        if found is None or found.pid != os.getpid():
-            found = _WRITER_QUEUES[key] = WriterQueue(key + "-writer.lock")
-        return found
+        return _WRITER_QUEUES.setdefault(key, WriterQueue(key + "-writer.lock"))
+
+
+def _forget_parent_queues() -> None:
+    # Engines made before a fork (gunicorn --preload) keep their queue objects: reset them in
+    # place. The child runs this before any other thread exists.
+    global _WRITER_QUEUES_GUARD
+    _WRITER_QUEUES_GUARD = threading.Lock()
+    for queue in _WRITER_QUEUES.values():
+        queue.forget_parent()
+
+
+os.register_at_fork(after_in_child=_forget_parent_queues)
 
 
 def _queue_writers(engine: Engine, queue: WriterQueue | None) -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -184,13 +185,34 @@ def test_every_way_a_transaction_ends_hands_the_turn_on(
     assert rows(second) == [2]
 
 
-def test_each_forked_process_gets_a_queue_of_its_own(
-    url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_forked_child_has_a_turn_of_its_own(url: str) -> None:
+    # gunicorn --preload forks workers from a master that may have built the engines: each
+    # child must queue against the others, not share the parent's lock or its flock.
+    queue = storage_db._writer_queue(url.removeprefix("sqlite:///"))
+    assert queue is not None
+    assert queue.acquire(timeout_s=5)
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            started = time.monotonic()
+            got = queue.acquire(timeout_s=5)
+            waited = time.monotonic() - started
+            # 0: waited for the parent, then got its turn; 1: did not wait (shared lock);
+            # 2: never got it (the parent's held lock was copied).
+            code = 2 if not got else (0 if waited >= 0.2 else 1)
+        finally:
+            os._exit(code)
+    time.sleep(0.4)
+    queue.release()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_queue_is_per_database_file(url: str, tmp_path: Path) -> None:
     database = url.removeprefix("sqlite:///")
-    parent = storage_db._writer_queue(database)
-    assert storage_db._writer_queue(database) is parent
-    monkeypatch.setattr(os, "getpid", lambda: parent.pid + 1 if parent else 0)
-    child = storage_db._writer_queue(database)
-    assert child is not parent and child is not None and child.pid == parent.pid + 1  # type: ignore[union-attr]
+    queue = storage_db._writer_queue(database)
+    assert queue is not None
+    assert storage_db._writer_queue(str(Path(database))) is queue
+    assert storage_db._writer_queue(str(tmp_path / "other.db")) is not queue
     assert storage_db._writer_queue(":memory:") is None
