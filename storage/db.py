@@ -7,6 +7,7 @@ DATABASE_URL. Nothing connects at import time.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -18,6 +19,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 # How long a SQLite writer waits for the lock before giving up, in milliseconds. Webhooks and
 # the worker write the same file; a short wait turns contention into latency, not errors.
@@ -95,6 +98,7 @@ class WriterQueue:
         self.path = path
         self._threads = threading.Lock()
         self._fd: int | None = None
+        self._cross_process = True
 
     def forget_parent(self) -> None:
         """In a forked child: a lock of our own, and a file of our own to flock.
@@ -113,6 +117,8 @@ class WriterQueue:
         if not self._threads.acquire(timeout=timeout_s):
             return False
         try:
+            if not self._cross_process:
+                return True
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
             while True:
@@ -124,6 +130,17 @@ class WriterQueue:
                         self._threads.release()
                         return False
                     time.sleep(self.POLL_S)
+        except OSError as error:
+            # A file system without flock (some network mounts) or a read-only folder: queue
+            # the threads only, and leave processes to SQLite's busy handler, as before.
+            log.warning(
+                "no file lock at %s (%s); SQLite writers of other processes "
+                "will wait in SQLite's busy handler",
+                self.path,
+                error,
+            )
+            self._cross_process = False
+            return True
         except BaseException:
             self._threads.release()
             raise
@@ -131,7 +148,7 @@ class WriterQueue:
     def release(self) -> None:
         """Hand the turn to the next writer."""
         try:
-            if self._fd is not None:
+            if self._fd is not None and self._cross_process:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()

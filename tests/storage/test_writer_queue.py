@@ -5,6 +5,7 @@ These run on SQLite files of their own in both test modes: the queue exists only
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -207,6 +208,31 @@ def test_a_forked_child_has_a_turn_of_its_own(url: str) -> None:
     queue.release()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_without_file_locks_writers_still_take_turns(
+    engines: tuple[Engine, Engine],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Some network file systems refuse flock: the threads still queue, and other processes
+    # fall back to SQLite's busy handler instead of every write failing.
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(storage_db.fcntl, "flock", no_locks)
+    first, second = engines
+    with first.connect() as conn:
+        tx = conn.begin()
+        conn.exec_driver_sql("INSERT INTO t (x) VALUES (1)")
+        thread, errors = write_in_thread(second, 2)
+        thread.join(0.3)
+        assert thread.is_alive()
+        tx.commit()
+    thread.join(10)
+    assert errors == []
+    assert rows(first) == [1, 2]
+    assert "no file lock" in caplog.text
 
 
 def test_the_queue_is_per_database_file(url: str, tmp_path: Path) -> None:
