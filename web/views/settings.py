@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
@@ -17,6 +18,7 @@ from web.forms import (
     WEEKDAYS,
     ActionForm,
     DepartmentForm,
+    Form,
     HolidayForm,
     OfficeHoursForm,
     TopicForm,
@@ -48,6 +50,40 @@ def _get(model: Any, item_id: int) -> Any:
     return found
 
 
+def _form_page(
+    form: Form,
+    template: str,
+    *,
+    save: Callable[[], object],
+    success: str,
+    back: str,
+    refuse: Callable[[], str | None] = lambda: None,
+    **context: Any,
+) -> Any:
+    """Every settings form's flow: show it; on a valid post save, then go back to `back`.
+
+    `refuse` may stop a valid form before saving: it returns a message for the page, or ""
+    when it marked the fields that say why; None lets the save go on.
+    """
+
+    def page(status: int = 200, error: str | None = None) -> Any:
+        return render_template(template, form=form, error=error, back=back, **context), status
+
+    if not form.is_submitted():
+        return page()
+    if not form.validate():
+        return page(422)
+    refused = refuse()
+    if refused is not None:
+        return page(422, refused or None)
+    return run_action(
+        save,
+        success=success,
+        done=lambda: redirect(url_for(back), 303),
+        failed=lambda msg: page(422, msg),
+    )
+
+
 # --- departments ---------------------------------------------------------------------------------
 
 
@@ -55,25 +91,15 @@ def _get(model: Any, item_id: int) -> Any:
 def departments() -> Any:
     """List the departments; add one."""
     form = DepartmentForm()
-    rows = g.db.scalars(select(Department).order_by(Department.name_vi)).all()
-
-    def page(status: int = 200, error: str | None = None) -> Any:
-        return (
-            render_template("settings/departments.html", rows=rows, form=form, error=error),
-            status,
-        )
-
-    if not form.is_submitted():
-        return page()
-    if not form.validate():
-        return page(422)
-    return run_action(
-        lambda: admin.save_department(
+    return _form_page(
+        form,
+        "settings/departments.html",
+        rows=g.db.scalars(select(Department).order_by(Department.name_vi)).all(),
+        save=lambda: admin.save_department(
             g.db, department=None, **_department_fields(form), by=me(), now=utcnow()
         ),
         success=_("Department added."),
-        done=lambda: redirect(url_for("settings.departments"), 303),
-        failed=lambda msg: page(422, msg),
+        back="settings.departments",
     )
 
 
@@ -82,31 +108,16 @@ def department(item_id: int) -> Any:
     """Change a department."""
     row = _get(Department, item_id)
     form = DepartmentForm(obj=row)
-
-    def page(status: int = 200, error: str | None = None) -> Any:
-        return (
-            render_template(
-                "settings/edit.html",
-                form=form,
-                error=error,
-                title=_("Department %(c)s", c=row.code),
-                back="settings.departments",
-                fields=["code", "name_vi", "name_en", "email", "phone", "active"],
-            ),
-            status,
-        )
-
-    if not form.is_submitted():
-        return page()
-    if not form.validate():
-        return page(422)
-    return run_action(
-        lambda: admin.save_department(
+    return _form_page(
+        form,
+        "settings/edit.html",
+        title=_("Department %(c)s", c=row.code),
+        back="settings.departments",
+        fields=["code", "name_vi", "name_en", "email", "phone", "active"],
+        save=lambda: admin.save_department(
             g.db, department=row, **_department_fields(form), by=me(), now=utcnow()
         ),
         success=_("Department saved."),
-        done=lambda: redirect(url_for("settings.departments"), 303),
-        failed=lambda msg: page(422, msg),
     )
 
 
@@ -129,20 +140,15 @@ def topics() -> Any:
     """List the topics (keypad order); add one."""
     form = TopicForm()
     form.department.choices = department_choices(g.db)
-    rows = g.db.scalars(select(Topic).order_by(Topic.sort_order, Topic.name_vi)).all()
-
-    def page(status: int = 200, error: str | None = None) -> Any:
-        return (render_template("settings/topics.html", rows=rows, form=form, error=error), status)
-
-    if not form.is_submitted():
-        return page()
-    if not form.validate():
-        return page(422)
-    return run_action(
-        lambda: admin.save_topic(g.db, topic=None, **_topic_fields(form), by=me(), now=utcnow()),
+    return _form_page(
+        form,
+        "settings/topics.html",
+        rows=g.db.scalars(select(Topic).order_by(Topic.sort_order, Topic.name_vi)).all(),
+        save=lambda: admin.save_topic(
+            g.db, topic=None, **_topic_fields(form), by=me(), now=utcnow()
+        ),
         success=_("Topic added."),
-        done=lambda: redirect(url_for("settings.topics"), 303),
-        failed=lambda msg: page(422, msg),
+        back="settings.topics",
     )
 
 
@@ -154,40 +160,27 @@ def topic(item_id: int) -> Any:
     form.department.choices = department_choices(g.db, active_only=False)
     if not form.is_submitted():
         form.keywords.data = ", ".join(str(k) for k in row.keywords or ())
-
-    def page(status: int = 200, error: str | None = None) -> Any:
-        return (
-            render_template(
-                "settings/edit.html",
-                form=form,
-                error=error,
-                title=_("Topic %(c)s", c=row.code),
-                back="settings.topics",
-                fields=[
-                    "code",
-                    "digit",
-                    "name_vi",
-                    "name_en",
-                    "department",
-                    "sla_hours",
-                    "prompt_vi",
-                    "prompt_en",
-                    "keywords",
-                    "active",
-                ],
-            ),
-            status,
-        )
-
-    if not form.is_submitted():
-        return page()
-    if not form.validate():
-        return page(422)
-    return run_action(
-        lambda: admin.save_topic(g.db, topic=row, **_topic_fields(form), by=me(), now=utcnow()),
+    return _form_page(
+        form,
+        "settings/edit.html",
+        title=_("Topic %(c)s", c=row.code),
+        back="settings.topics",
+        fields=[
+            "code",
+            "digit",
+            "name_vi",
+            "name_en",
+            "department",
+            "sla_hours",
+            "prompt_vi",
+            "prompt_en",
+            "keywords",
+            "active",
+        ],
+        save=lambda: admin.save_topic(
+            g.db, topic=row, **_topic_fields(form), by=me(), now=utcnow()
+        ),
         success=_("Topic saved."),
-        done=lambda: redirect(url_for("settings.topics"), 303),
-        failed=lambda msg: page(422, msg),
     )
 
 
@@ -213,29 +206,15 @@ def _topic_fields(form: TopicForm) -> dict[str, Any]:
 def hours() -> Any:
     """Show the weekly opening hours; add a period."""
     form = OfficeHoursForm()
-    rows = g.db.scalars(
-        select(OfficeHours).order_by(OfficeHours.weekday, OfficeHours.opens_at)
-    ).all()
-
-    def page(status: int = 200, error: str | None = None) -> Any:
-        return (
-            render_template(
-                "settings/hours.html",
-                rows=rows,
-                form=form,
-                error=error,
-                weekdays=WEEKDAYS,
-                action_form=ActionForm(),
-            ),
-            status,
-        )
-
-    if not form.is_submitted():
-        return page()
-    if not form.validate():
-        return page(422)
-    return run_action(
-        lambda: admin.add_office_hours(
+    return _form_page(
+        form,
+        "settings/hours.html",
+        rows=g.db.scalars(
+            select(OfficeHours).order_by(OfficeHours.weekday, OfficeHours.opens_at)
+        ).all(),
+        weekdays=WEEKDAYS,
+        action_form=ActionForm(),
+        save=lambda: admin.add_office_hours(
             g.db,
             weekday=int(form.weekday.data),
             opens_at=form.opens_at.data,
@@ -244,8 +223,7 @@ def hours() -> Any:
             now=utcnow(),
         ),
         success=_("Opening period added."),
-        done=lambda: redirect(url_for("settings.hours"), 303),
-        failed=lambda msg: page(422, msg),
+        back="settings.hours",
     )
 
 
@@ -264,26 +242,12 @@ def delete_hours(item_id: int) -> Any:
 def holidays() -> Any:
     """List the public holidays; add one."""
     form = HolidayForm()
-    rows = g.db.scalars(select(Holiday).order_by(Holiday.day)).all()
-
-    def page(status: int = 200, error: str | None = None) -> Any:
-        return (
-            render_template(
-                "settings/holidays.html",
-                rows=rows,
-                form=form,
-                error=error,
-                action_form=ActionForm(),
-            ),
-            status,
-        )
-
-    if not form.is_submitted():
-        return page()
-    if not form.validate():
-        return page(422)
-    return run_action(
-        lambda: admin.add_holiday(
+    return _form_page(
+        form,
+        "settings/holidays.html",
+        rows=g.db.scalars(select(Holiday).order_by(Holiday.day)).all(),
+        action_form=ActionForm(),
+        save=lambda: admin.add_holiday(
             g.db,
             day=form.day.data,
             name_vi=form.name_vi.data or "",
@@ -293,8 +257,7 @@ def holidays() -> Any:
             now=utcnow(),
         ),
         success=_("Holiday added."),
-        done=lambda: redirect(url_for("settings.holidays"), 303),
-        failed=lambda msg: page(422, msg),
+        back="settings.holidays",
     )
 
 
@@ -322,23 +285,20 @@ def users() -> Any:
     """List the users; create one."""
     form = UserForm()
     form.departments.choices = department_choices(g.db)
-    rows = g.db.scalars(select(User).order_by(User.active.desc(), User.name)).all()
 
-    def page(status: int = 200, error: str | None = None) -> Any:
-        return (
-            render_template("settings/users.html", rows=rows, form=form, error=error, now=utcnow()),
-            status,
-        )
-
-    if not form.is_submitted():
-        return page()
-    if not form.validate():
-        return page(422)
-    if not form.password.data:
+    def needs_password() -> str | None:
+        if form.password.data:
+            return None
         form.password.errors = [_("A new user needs a password.")]
-        return page(422)
-    return run_action(
-        lambda: accounts.create_user(
+        return ""
+
+    return _form_page(
+        form,
+        "settings/users.html",
+        rows=g.db.scalars(select(User).order_by(User.active.desc(), User.name)).all(),
+        now=utcnow(),
+        refuse=needs_password,
+        save=lambda: accounts.create_user(
             g.db,
             email=form.email.data or "",
             name=form.name.data or "",
@@ -348,39 +308,29 @@ def users() -> Any:
             phone=form.phone.data or None,
         ),
         success=_("User created."),
-        done=lambda: redirect(url_for("settings.users"), 303),
-        failed=lambda msg: page(422, msg),
+        back="settings.users",
     )
+
+
+def _user_form(row: User, **kwargs: Any) -> UserForm:
+    form = UserForm(
+        obj=row, role=row.role.value, departments=[d.id for d in row.departments], **kwargs
+    )
+    del form.email  # the e-mail is the login: shown, not changed here
+    form.departments.choices = department_choices(g.db, active_only=False)
+    return form
 
 
 @bp.route("/users/<int:item_id>", methods=["GET", "POST"])
 def user(item_id: int) -> Any:
     """Change a user's role, departments, phone, access and password."""
     row: User = _get(User, item_id)
-    form = UserForm(obj=row, role=row.role.value, departments=[d.id for d in row.departments])
-    del form.email  # the e-mail is the login: shown, not changed here
-    form.departments.choices = department_choices(g.db, active_only=False)
+    form = _user_form(row)
 
-    def page(status: int = 200, error: str | None = None, token: str | None = None) -> Any:
-        return (
-            render_template(
-                "settings/user.html",
-                row=row,
-                form=form,
-                error=error,
-                token=token,
-                action_form=ActionForm(),
-                now=utcnow(),
-            ),
-            status,
-        )
-
-    if not form.is_submitted():
-        return page()
-    if not form.validate():
-        return page(422)
-    if row.id == me().id and (form.role.data != Role.ADMIN.value or not form.active.data):
-        return page(422, _("You cannot take away your own admin access."))
+    def own_admin_access() -> str | None:
+        if row.id == me().id and (form.role.data != Role.ADMIN.value or not form.active.data):
+            return str(_("You cannot take away your own admin access."))
+        return None
 
     def save() -> None:
         accounts.update_user(
@@ -395,11 +345,17 @@ def user(item_id: int) -> Any:
         if form.password.data:
             accounts.set_password(g.db, row, form.password.data)
 
-    return run_action(
-        save,
+    return _form_page(
+        form,
+        "settings/user.html",
+        row=row,
+        token=None,
+        action_form=ActionForm(),
+        now=utcnow(),
+        refuse=own_admin_access,
+        save=save,
         success=_("User saved."),
-        done=lambda: redirect(url_for("settings.users"), 303),
-        failed=lambda msg: page(422, msg),
+        back="settings.users",
     )
 
 
@@ -422,11 +378,7 @@ def new_token(item_id: int) -> Any:
     token = accounts.issue_api_token(g.db, row)
     g.db.commit()
     # Shown in this response, not flashed: a flash would sit in the session cookie.
-    form = UserForm(
-        formdata=None, obj=row, role=row.role.value, departments=[d.id for d in row.departments]
-    )
-    del form.email
-    form.departments.choices = department_choices(g.db, active_only=False)
+    form = _user_form(row, formdata=None)
     return render_template(
         "settings/user.html",
         row=row,
