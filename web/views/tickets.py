@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import (
@@ -231,6 +232,22 @@ def add_note(number: str) -> Any:
     )
 
 
+def _form_action(
+    ticket: Ticket, form: Any, name: str, *, save: Callable[[], object], success: str
+) -> Any:
+    """One of the ticket page's forms: save and go back, or show the page again with that
+    form open and its errors (422)."""
+
+    def failed(message: str | None = None) -> Any:
+        return render_ticket(
+            ticket, 422, open_form=name, action_error=message, **{f"{name}_form": form}
+        )
+
+    if not form.validate_on_submit():
+        return failed()
+    return run_action(save, success=success, done=lambda: back_to(ticket), failed=failed)
+
+
 @bp.post("/<number>/reassign")
 @requires(Can.HANDLE_TICKETS)
 def reassign(number: str) -> Any:
@@ -238,16 +255,11 @@ def reassign(number: str) -> Any:
     ticket = ticket_or_404(g.db, me(), number)
     form = ReassignForm()
     form.department.choices = department_choices(g.db)
-
-    def failed(message: str | None = None) -> Any:
-        return render_ticket(
-            ticket, 422, reassign_form=form, open_form="reassign", action_error=message
-        )
-
-    if not form.validate_on_submit():
-        return failed()
-    return run_action(
-        lambda: services.reassign(
+    return _form_action(
+        ticket,
+        form,
+        "reassign",
+        save=lambda: services.reassign(
             g.db,
             ticket=ticket,
             department_id=int(form.department.data),
@@ -256,8 +268,6 @@ def reassign(number: str) -> Any:
             now=utcnow(),
         ),
         success=_("The ticket was sent to another department."),
-        done=lambda: back_to(ticket),
-        failed=failed,
     )
 
 
@@ -268,14 +278,11 @@ def change_topic(number: str) -> Any:
     ticket = ticket_or_404(g.db, me(), number)
     form = TopicChangeForm()
     form.topic.choices = topic_choices(g.db)
-
-    def failed(message: str | None = None) -> Any:
-        return render_ticket(ticket, 422, topic_form=form, open_form="topic", action_error=message)
-
-    if not form.validate_on_submit():
-        return failed()
-    return run_action(
-        lambda: services.change_topic(
+    return _form_action(
+        ticket,
+        form,
+        "topic",
+        save=lambda: services.change_topic(
             g.db,
             ticket=ticket,
             topic_id=int(form.topic.data),
@@ -285,8 +292,6 @@ def change_topic(number: str) -> Any:
             calendar=deps().calendar(g.db),
         ),
         success=_("The topic was changed."),
-        done=lambda: back_to(ticket),
-        failed=failed,
     )
 
 
@@ -296,16 +301,11 @@ def resolve(number: str) -> Any:
     """Close the ticket with a resolution note."""
     ticket = ticket_or_404(g.db, me(), number)
     form = ResolveForm()
-
-    def failed(message: str | None = None) -> Any:
-        return render_ticket(
-            ticket, 422, resolve_form=form, open_form="resolve", action_error=message
-        )
-
-    if not form.validate_on_submit():
-        return failed()
-    return run_action(
-        lambda: services.resolve(
+    return _form_action(
+        ticket,
+        form,
+        "resolve",
+        save=lambda: services.resolve(
             g.db,
             ticket=ticket,
             user=me(),
@@ -314,8 +314,6 @@ def resolve(number: str) -> Any:
             policy=deps().policy(),
         ),
         success=_("The ticket is resolved."),
-        done=lambda: back_to(ticket),
-        failed=failed,
     )
 
 
