@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from storage.models import Confidence
 from transcription.audio import DecodedAudio
-from transcription.guards import is_silent
-from transcription.protocol import TranscriptResult
+from transcription.guards import apply_guards, is_silent
+from transcription.protocol import Segment, TranscriptResult
 from transcription.speech import MIN_SPEECH_S, Region, find_speech, speech_seconds
 
 
@@ -52,4 +54,40 @@ def no_speech_result(
         confidence=Confidence.NO_SPEECH,
         no_speech=True,
         notes=(note,),
+    )
+
+
+def run_engine(
+    audio: DecodedAudio,
+    *,
+    language: str,
+    engine: str,
+    model: str,
+    speech_check: bool,
+    decode: Callable[[], Sequence[Segment]],
+) -> TranscriptResult:
+    """The steps every engine shares: the speech check, its own `decode`, then the guards."""
+    started = time.perf_counter()
+    speech = check_speech(audio, enabled=speech_check)
+    if speech.absent:
+        return no_speech_result(
+            audio,
+            language=language,
+            engine=engine,
+            model=model,
+            processing_s=time.perf_counter() - started,
+            note=speech.absent,
+        )
+    guarded = apply_guards(list(decode()), language, speech.regions)
+    return TranscriptResult(
+        text=guarded.text,
+        language=language,
+        segments=guarded.segments,
+        duration_s=audio.duration_s,
+        processing_s=time.perf_counter() - started,
+        engine=engine,
+        model=model,
+        confidence=guarded.confidence,
+        no_speech=guarded.no_speech,
+        notes=guarded.notes,
     )

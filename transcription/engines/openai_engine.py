@@ -17,11 +17,10 @@ from typing import Any
 
 from transcription.audio import DecodedAudio
 from transcription.errors import EngineUnavailable, ModelError
-from transcription.guards import apply_guards
 from transcription.models import ModelRef, resolve_model
 from transcription.options import EngineOptions
 from transcription.protocol import Segment, TranscriptResult
-from transcription.results import check_speech, no_speech_result
+from transcription.results import run_engine
 
 log = logging.getLogger(__name__)
 
@@ -116,17 +115,16 @@ class OpenAIWhisperTranscriber:
 
     def transcribe(self, audio: DecodedAudio, *, language: str = "vi") -> TranscriptResult:
         self.load()
-        started = time.perf_counter()
-        speech = check_speech(audio, enabled=self.options.decode.speech_check)
-        if speech.absent:
-            return no_speech_result(
-                audio,
-                language=language,
-                engine=ENGINE,
-                model=self.model_label,
-                processing_s=time.perf_counter() - started,
-                note=speech.absent,
-            )
+        return run_engine(
+            audio,
+            language=language,
+            engine=ENGINE,
+            model=self.model_label,
+            speech_check=self.options.decode.speech_check,
+            decode=lambda: self._decode(audio, language),
+        )
+
+    def _decode(self, audio: DecodedAudio, language: str) -> list[Segment]:
         d = self.options.decode
         kwargs: dict[str, Any] = {
             "language": language,
@@ -162,16 +160,4 @@ class OpenAIWhisperTranscriber:
             )
             for s in out["segments"]
         ]
-        guarded = apply_guards(segments, language, speech.regions)
-        return TranscriptResult(
-            text=guarded.text,
-            language=language,
-            segments=guarded.segments,
-            duration_s=audio.duration_s,
-            processing_s=time.perf_counter() - started,
-            engine=ENGINE,
-            model=self.model_label,
-            confidence=guarded.confidence,
-            no_speech=guarded.no_speech,
-            notes=guarded.notes,
-        )
+        return segments
