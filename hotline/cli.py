@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import sys
+from datetime import datetime
 from typing import Any
 
 import click
@@ -16,6 +17,7 @@ from hotline.runtime import Runtime, runtime
 from hotline.tasks import DEFAULT_QUEUE, QUEUES, TRANSCRIPTION_QUEUE, drain
 from storage import migrate
 from storage.db import transaction
+from storage.models import utcnow
 from storage.seed import seed_reference
 
 
@@ -156,3 +158,16 @@ def _consume(rt: Runtime, queue: str, workers: int) -> None:
 def echo_json(obj: Any) -> None:
     """Print one JSON object on one line, keeping Vietnamese letters readable."""
     click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def parse_now(value: str | None) -> datetime:
+    """Read a command's --now (ISO 8601 with an offset); none means the real time."""
+    if not value:
+        return utcnow()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint="--now") from exc
+    if moment.tzinfo is None:
+        raise click.BadParameter("give the offset too, e.g. +07:00", param_hint="--now")
+    return moment

@@ -7,15 +7,13 @@ the ticket; transcripts and tickets stay. `--dry-run` lists what would go.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from hotline.cli import parse_now
 from hotline.runtime import runtime
 from hotline.wiring_production import purge_recordings
-from storage.models import utcnow
 
 
 # Joins `hotline recordings` (with `sweep` and `retry`, see cli_transcribe) in cli.py.
@@ -38,7 +36,7 @@ def purge_command(days: int | None, dry_run: bool, now_text: str | None) -> None
     if keep <= 0:
         click.echo("Retention is off (0 days): nothing purged.")
         return
-    now = _parse_now(now_text)
+    now = parse_now(now_text)
     report = purge_recordings(rt.sessions, rt.audio_store, now=now, days=keep, dry_run=dry_run)
     verb = "Would purge" if dry_run else "Purged"
     cutoff = report.cutoff.isoformat(timespec="seconds")
@@ -48,15 +46,3 @@ def purge_command(days: int | None, dry_run: bool, now_text: str | None) -> None
     if report.failed:
         click.echo(f"Could not delete {len(report.failed)}: " + ", ".join(map(str, report.failed)))
         raise SystemExit(1)
-
-
-def _parse_now(value: str | None) -> datetime:
-    if not value:
-        return utcnow()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint="--now") from exc
-    if moment.tzinfo is None:
-        raise click.BadParameter("give the offset too, e.g. +07:00", param_hint="--now")
-    return moment

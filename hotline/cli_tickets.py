@@ -15,29 +15,16 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from hotline.cli import echo_json
+from hotline.cli import echo_json, parse_now
 from hotline.runtime import Runtime, runtime
 from storage.db import transaction
-from storage.models import User, utcnow
+from storage.models import User
 from tickets import jobs
 from tickets.phones import display_phone
 from tickets.policy import TicketPolicy
 from tickets.queries import earlier_tickets, latest_tickets, ticket_by_number
 from tickets.serialize import LOCAL_TZ, iso_local, ticket_to_dict
 from tickets.services import callback_queue
-
-
-def _parse_now(value: str | None) -> datetime:
-    if not value:
-        return utcnow()
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"not an ISO 8601 time: {value!r}", param_hint="--now") from exc
-    if moment.tzinfo is None:
-        raise click.BadParameter("give the offset too, e.g. +07:00", param_hint="--now")
-    return moment
-
 
 _now_option = click.option(
     "--now", "now_text", hidden=True, help="Pretend it is this time (ISO 8601 with offset)."
@@ -142,7 +129,7 @@ def tickets_route(number: str, now_text: str | None) -> None:
         if ticket is None:
             raise click.ClickException(f"no ticket numbered {number}")
         ticket_id = ticket.id
-    jobs.route_ticket_job(rt.sessions, ticket_id, now=_parse_now(now_text), policy=_policy(rt))
+    jobs.route_ticket_job(rt.sessions, ticket_id, now=parse_now(now_text), policy=_policy(rt))
     with transaction(rt.sessions) as db:
         ticket = ticket_by_number(db, number)
         assert ticket is not None
@@ -160,7 +147,7 @@ def tickets_send_reminders(now_text: str | None) -> None:
     rt = _rt()
     report = jobs.send_reminders(
         rt.sessions,
-        now=_parse_now(now_text),
+        now=parse_now(now_text),
         policy=_policy(rt),
         notifiers=rt.services["notifiers"],
     )
@@ -175,7 +162,7 @@ def tickets_send_reminders(now_text: str | None) -> None:
 def tickets_sweep(now_text: str | None) -> None:
     """Route stuck tickets, return overdue callbacks to the pool, close stale dials."""
     rt = _rt()
-    report = jobs.sweep(rt.sessions, now=_parse_now(now_text), policy=_policy(rt))
+    report = jobs.sweep(rt.sessions, now=parse_now(now_text), policy=_policy(rt))
     click.echo(f"Routed: {', '.join(report.routed) or 'none'}")
     click.echo(f"Returned to the pool: {', '.join(report.returned_to_pool) or 'none'}")
     click.echo(f"Click-to-calls logged as unanswered: {report.dials_closed}")
@@ -189,7 +176,7 @@ def tickets_sweep(now_text: str | None) -> None:
 @with_appcontext
 def tickets_queue(email: str, limit: int, as_json: bool, now_text: str | None) -> None:
     """Print a user's callback queue, most urgent first."""
-    now = _parse_now(now_text)
+    now = parse_now(now_text)
     with transaction(_rt().sessions) as db:
         user = db.scalar(select(User).where(User.email == email.strip().lower()))
         if user is None:

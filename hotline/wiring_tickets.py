@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from flask import Flask
 
@@ -26,26 +26,13 @@ from hotline.config import Settings
 from hotline.runtime import Runtime
 from hotline.tasks import JobRegistry
 from ivr import outbound
+from ivr.telephony import Telephony
 from storage.models import utcnow
 from tickets import jobs
 from tickets.notify import EmailNotifier, InAppNotifier, Notifier, SmsNotifier
 from tickets.policy import INAPP, SMS, SMS_CALLER, TicketPolicy
 
 log = logging.getLogger(__name__)
-
-
-class CallPlacer(Protocol):
-    """The part of the phone line's `Telephony` that places a call."""
-
-    def place_call(
-        self,
-        *,
-        to: str,
-        url: str | None = None,
-        twiml: str | None = None,
-        status_callback: str | None = None,
-        caller_id: str | None = None,
-    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +43,7 @@ class TwilioDialer:
     fetches `ivr.outbound`'s connect TwiML for the attempt, which dials the caller.
     """
 
-    telephony: CallPlacer
+    telephony: Telephony
     caller_id: str
     base_url: str
 
