@@ -62,6 +62,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         )
 
     rt = build_runtime(settings)
+    if overrides.get("HOTLINE_CLOCK") is not None:
+        rt.clock = overrides["HOTLINE_CLOCK"]
+    # One clock for the whole app: the phone line reads it from the config, the desk from its
+    # deps, jobs from the runtime.
+    app.config["HOTLINE_CLOCK"] = rt.clock
     app.extensions["hotline"] = rt
     app.extensions["sessions"] = rt.sessions
     app.extensions["reference"] = rt.reference

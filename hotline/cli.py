@@ -17,7 +17,6 @@ from hotline.runtime import Runtime, runtime
 from hotline.tasks import DEFAULT_QUEUE, QUEUES, TRANSCRIPTION_QUEUE, drain
 from storage import migrate
 from storage.db import transaction
-from storage.models import utcnow
 from storage.seed import seed_reference
 
 
@@ -163,7 +162,7 @@ def echo_json(obj: Any) -> None:
 def parse_now(value: str | None) -> datetime:
     """Read a command's --now (ISO 8601 with an offset); none means the real time."""
     if not value:
-        return utcnow()
+        return runtime(current_app).clock()
     try:
         moment = datetime.fromisoformat(value)
     except ValueError as exc:

@@ -15,7 +15,6 @@ from flask.cli import with_appcontext
 from hotline.runtime import runtime
 from hotline.wiring_transcription import build_context, engine_options
 from storage.db import transaction
-from storage.models import utcnow
 from transcription import jobs, services
 from transcription.audio import decode_audio
 from transcription.engines import ENGINES, make_transcriber
@@ -157,7 +156,7 @@ def retry_command(recording_id: int) -> None:
     """Put a failed recording back in line."""
     rt = runtime(current_app)
     with transaction(rt.sessions) as db:
-        ok = services.retry_recording(db, recording_id, now=utcnow())
+        ok = services.retry_recording(db, recording_id, now=rt.clock())
     if not ok:
         raise click.ClickException(f"recording {recording_id} is not a failed recording")
     rt.services["jobs"].enqueue("process_recording", recording_id)

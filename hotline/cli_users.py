@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -27,7 +27,6 @@ from storage.models import (
     Topic,
     Transcript,
     User,
-    utcnow,
 )
 from storage.seed import seed_reference
 from tickets.numbering import ticket_number
@@ -130,7 +129,7 @@ def seed_demo_command() -> None:
                     password=password,
                     department_codes=depts,
                 )
-            _seed_demo_tickets(db)
+            _seed_demo_tickets(db, now=rt.clock())
             lines = [f"{email}  ({role.value})" for email, _, role, _ in DEMO_USERS]
             credentials.write_text(
                 "Demo accounts (all share one password):\n  "
@@ -145,9 +144,8 @@ def seed_demo_command() -> None:
         click.echo("Users exist already; demo accounts were not created.")
 
 
-def _seed_demo_tickets(db: Session) -> None:
+def _seed_demo_tickets(db: Session, *, now: datetime) -> None:
     topics = {t.code: t for t in db.scalars(select(Topic))}
-    now = utcnow()
     for index, (caller, topic_code, text) in enumerate(DEMO_TICKETS):
         topic = topics[topic_code]
         called = now - timedelta(hours=3 * (len(DEMO_TICKETS) - index))

@@ -7,7 +7,9 @@ connects or loads a model when built.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app
@@ -19,6 +21,7 @@ from hotline.config import Settings
 from hotline.wiring_production import build_audio_store
 from storage.audio_store import AudioStore
 from storage.db import make_engine, make_session_factory
+from storage.models import utcnow
 from storage.reference_cache import ReferenceCache
 
 
@@ -36,6 +39,9 @@ class Runtime:
     services: dict[str, Any] = field(default_factory=dict)
     # Office calendar and menu topics, shared by the requests of this process.
     reference: ReferenceCache = field(default_factory=ReferenceCache)
+    # "Now" for every webhook, page and job of this process (an aware UTC datetime). Tests
+    # freeze it (test_config["HOTLINE_CLOCK"]) so that nothing they assert depends on the date.
+    clock: Callable[[], datetime] = utcnow
 
     def close(self) -> None:
         """Release the database connections (tests, and workers at exit)."""

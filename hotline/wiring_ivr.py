@@ -12,7 +12,6 @@ from ivr.jobs import send_confirmation_sms
 from ivr.options import IvrOptions
 from ivr.telephony import Telephony, TwilioTelephony
 from ivr.views import bp
-from storage.models import utcnow
 
 
 def ivr_options(settings: Settings) -> IvrOptions:
@@ -65,7 +64,7 @@ def register(registry: JobRegistry) -> None:
             ticket_id=ticket_id,
             telephony=rt.services["telephony"],
             tz_name=rt.settings.timezone,
-            now=utcnow(),
+            now=rt.clock(),
         )
 
     # Retries only reach transient failures (the job returns on the others); a minute apart

@@ -21,7 +21,6 @@ from hotline.config import ConfigError, Settings
 from storage import retention
 from storage.audio_store import AudioStore, LocalAudioStore
 from storage.db import transaction
-from storage.models import utcnow
 from storage.s3_store import S3AudioStore
 
 if TYPE_CHECKING:
@@ -81,6 +80,6 @@ def register(registry: JobRegistry) -> None:
         days = rt.settings.retention_days
         if days <= 0:
             return 0
-        return purge_recordings(rt.sessions, rt.audio_store, now=utcnow(), days=days).count
+        return purge_recordings(rt.sessions, rt.audio_store, now=rt.clock(), days=days).count
 
     registry.periodic("purge_recordings", purge, schedule=PURGE_SCHEDULE)

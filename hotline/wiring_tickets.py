@@ -27,7 +27,6 @@ from hotline.runtime import Runtime
 from hotline.tasks import JobRegistry
 from ivr import outbound
 from ivr.telephony import Telephony
-from storage.models import utcnow
 from tickets import jobs
 from tickets.notify import EmailNotifier, InAppNotifier, Notifier, SmsNotifier
 from tickets.policy import INAPP, SMS, SMS_CALLER, TicketPolicy
@@ -123,13 +122,13 @@ def register(registry: JobRegistry) -> None:
 
     def route_ticket(ticket_id: int) -> bool:
         return jobs.route_ticket_job(
-            rt.sessions, ticket_id, now=utcnow(), policy=rt.services["ticket_policy"]
+            rt.sessions, ticket_id, now=rt.clock(), policy=rt.services["ticket_policy"]
         )
 
     def send_reminders() -> None:
         report = jobs.send_reminders(
             rt.sessions,
-            now=utcnow(),
+            now=rt.clock(),
             policy=rt.services["ticket_policy"],
             notifiers=rt.services["notifiers"],
         )
@@ -142,7 +141,7 @@ def register(registry: JobRegistry) -> None:
             )
 
     def sweep_tickets() -> None:
-        report = jobs.sweep(rt.sessions, now=utcnow(), policy=rt.services["ticket_policy"])
+        report = jobs.sweep(rt.sessions, now=rt.clock(), policy=rt.services["ticket_policy"])
         if report.routed or report.returned_to_pool or report.dials_closed:
             log.info("ticket sweep: %s", report)
 

@@ -48,6 +48,7 @@ def init_app(app: Flask, rt: Runtime) -> None:
         services=rt.services,
         timezone=rt.settings.timezone,
         twilio_configured=rt.settings.twilio_configured,
+        clock=rt.clock,
     )
     csrf = CSRFProtect(app)
     auth.init_app(app)

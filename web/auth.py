@@ -27,8 +27,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from storage.models import Role, User, utcnow
+from storage.models import Role, User
 from web.accounts import LoginRefused, authenticate, session_key
+from web.deps import current_time
 from web.forms import LoginForm
 from web.templating import login_required
 
@@ -96,7 +97,7 @@ def login() -> Any:
                 g.db,
                 email=form.email.data or "",
                 password=form.password.data or "",
-                now=utcnow(),
+                now=current_time(),
                 max_failures=settings.login_max_failures,
                 lock_minutes=settings.login_lock_minutes,
             )

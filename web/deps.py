@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from flask import current_app
@@ -26,6 +27,8 @@ class WebDeps:
     services: Mapping[str, Any]
     timezone: str
     twilio_configured: bool
+    # The app's clock (an aware UTC datetime); tests freeze it.
+    clock: Callable[[], datetime]
 
     def policy(self) -> TicketPolicy:
         """Return the ticket rules (SLA, retries, channels)."""
@@ -57,3 +60,8 @@ def deps() -> WebDeps:
     """Return the current app's web dependencies."""
     found: WebDeps = current_app.extensions["web"]
     return found
+
+
+def current_time() -> datetime:
+    """Return the current time by the app's clock (never the wall clock directly)."""
+    return deps().clock()

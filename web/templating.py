@@ -10,8 +10,8 @@ from flask import Blueprint, Flask, current_app
 from flask_babel import get_locale
 from flask_login import current_user
 
-from storage.models import utcnow
 from web.access import Can, allowed
+from web.deps import current_time
 from web.formatting import due_label
 from web.labels import template_globals
 
@@ -68,7 +68,7 @@ def init_app(app: Flask) -> None:
     def per_request() -> dict[str, Any]:
         settings = app.config["HOTLINE_SETTINGS"]
         return {
-            "now": utcnow(),
+            "now": current_time(),
             "lang": str(get_locale() or "vi"),
             "twilio_configured": settings.twilio_configured,
         }

@@ -13,11 +13,12 @@ from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from storage.models import Area, Department, Ticket, Topic, User, utcnow
+from storage.models import Area, Department, Ticket, Topic, User
 from tickets.serialize import iso_local, ticket_to_dict
 from web.access import visible_ticket
 from web.accounts import user_for_token
 from web.api.openapi import openapi_document
+from web.deps import current_time
 from web.errors import json_error
 from web.formatting import office_tz
 from web.listing import (
@@ -66,7 +67,7 @@ def list_tickets() -> Any:
     errors += [*filters.errors, *page_errors]
     if errors:
         return json_error(400, "; ".join(errors))
-    now = utcnow()
+    now = current_time()
     tz = office_tz()
     stmt = ticket_query(api_user(), filters, now=now, tz=tz)
     result = page_of(g.db, stmt, page=page, per_page=per_page)
@@ -89,7 +90,7 @@ def get_ticket(number: str) -> Any:
         return json_error(404, f"No ticket {number} in your departments.")
     earlier = earlier_tickets(g.db, api_user(), ticket)
     data = ticket_to_dict(ticket, office_tz(), earlier=earlier)
-    data["overdue"] = is_overdue(ticket, utcnow())
+    data["overdue"] = is_overdue(ticket, current_time())
     data["links"] = _links(ticket)
     return jsonify(data)
 

@@ -8,12 +8,13 @@ from flask import Blueprint, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from storage.models import Notification, User, utcnow
+from storage.models import Notification, User
 from tickets import services
 from tickets.policy import INAPP
 from tickets.queries import inbox
 from web.access import me
 from web.actions import run_action
+from web.deps import current_time
 from web.forms import ActionForm
 from web.templating import require_login
 
@@ -43,7 +44,7 @@ def index() -> Any:
 def mark_all_read() -> Any:
     """Mark every notification read."""
     return run_action(
-        lambda: services.mark_read(g.db, user=me(), now=utcnow()),
+        lambda: services.mark_read(g.db, user=me(), now=current_time()),
         success=_("All notifications are marked read."),
         done=lambda: redirect(url_for("inbox.index"), 303),
         failed=lambda msg: redirect(url_for("inbox.index"), 303),

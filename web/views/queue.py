@@ -8,12 +8,12 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from storage.models import AttemptOutcome, Ticket, utcnow
+from storage.models import AttemptOutcome, Ticket
 from tickets import services
 from web.access import Can, me, requires, ticket_or_404
 from web.actions import run_action
 from web.auth import safe_next
-from web.deps import deps
+from web.deps import current_time, deps
 from web.forms import ActionForm, AttemptForm
 from web.listing import is_overdue
 from web.templating import require_login
@@ -29,7 +29,7 @@ QUEUE_LIMIT = 100
 def index() -> Any:
     """Show the callbacks to make, most urgent first; after an outcome, offer the next one."""
     user = me()
-    entries = services.callback_queue(g.db, user=user, now=utcnow(), limit=QUEUE_LIMIT)
+    entries = services.callback_queue(g.db, user=user, now=current_time(), limit=QUEUE_LIMIT)
     done = request.args.get("done", "")
     offer = None
     if done:
@@ -60,7 +60,7 @@ def render_item(
     """Render the callback page, with a failed outcome form if there is one."""
     user = me()
     dialer = deps().dialer()
-    now = utcnow()
+    now = current_time()
     return (
         render_template(
             "queue/item.html",
@@ -91,7 +91,7 @@ def claim(number: str) -> Any:
     """Take this callback on oneself."""
     ticket = ticket_or_404(g.db, me(), number)
     return run_action(
-        lambda: services.claim(g.db, ticket=ticket, user=me(), now=utcnow()),
+        lambda: services.claim(g.db, ticket=ticket, user=me(), now=current_time()),
         success=_("Ticket %(n)s is yours to call back.", n=ticket.number),
         done=lambda: _back(ticket),
         failed=lambda msg: render_item(ticket, 409, error=msg),
@@ -104,7 +104,7 @@ def release(number: str) -> Any:
     """Give the callback back to the department's pool."""
     ticket = ticket_or_404(g.db, me(), number)
     return run_action(
-        lambda: services.release(g.db, ticket=ticket, user=me(), now=utcnow()),
+        lambda: services.release(g.db, ticket=ticket, user=me(), now=current_time()),
         success=_("Ticket %(n)s is back in the department's pool.", n=ticket.number),
         done=lambda: _back(ticket),
         failed=lambda msg: render_item(ticket, 409, error=msg),
@@ -123,7 +123,7 @@ def call(number: str) -> Any:
         )
     return run_action(
         lambda: services.start_click_to_call(
-            g.db, ticket=ticket, user=me(), dialer=dialer, now=utcnow()
+            g.db, ticket=ticket, user=me(), dialer=dialer, now=current_time()
         ),
         success=_("Your phone will ring now; answer it to be connected to the caller."),
         done=lambda: redirect(url_for("queue.item", number=ticket.number), 303),
@@ -146,7 +146,7 @@ def attempt(number: str) -> Any:
             user=me(),
             outcome=AttemptOutcome(form.outcome.data),
             note=form.note.data or "",
-            now=utcnow(),
+            now=current_time(),
             calendar=deps().calendar(g.db),
             policy=deps().policy(),
         ),

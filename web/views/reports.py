@@ -9,9 +9,9 @@ from flask import Blueprint, Response, g, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from storage.models import utcnow
 from web.access import Can, requires
 from web.charts import bar_chart, column_chart, share_bar
+from web.deps import current_time
 from web.formatting import office_tz
 from web.listing import parse_day
 from web.reports import MAX_DAYS, Report, build_report, report_csv
@@ -25,7 +25,7 @@ DEFAULT_DAYS = 30
 
 def _period() -> tuple[date, date, list[str]]:
     """Return the period asked for (default: the last 30 days) and any errors."""
-    today = utcnow().astimezone(office_tz()).date()
+    today = current_time().astimezone(office_tz()).date()
     errors: list[str] = []
     days: dict[str, date] = {}
     for name in ("from", "to"):
@@ -53,7 +53,7 @@ def _report() -> tuple[Report, list[str]]:
         date_from=date_from,
         date_to=date_to,
         tz=office_tz(),
-        now=utcnow(),
+        now=current_time(),
         english=str(get_locale()) == "en",
         unknown=_("(none)"),
     )

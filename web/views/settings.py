@@ -10,10 +10,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from storage.models import Department, Holiday, OfficeHours, Role, Topic, User, utcnow
+from storage.models import Department, Holiday, OfficeHours, Role, Topic, User
 from web import accounts, admin
 from web.access import Can, me, requires
 from web.actions import run_action
+from web.deps import current_time
 from web.forms import (
     WEEKDAYS,
     ActionForm,
@@ -96,7 +97,7 @@ def departments() -> Any:
         "settings/departments.html",
         rows=g.db.scalars(select(Department).order_by(Department.name_vi)).all(),
         save=lambda: admin.save_department(
-            g.db, department=None, **_department_fields(form), by=me(), now=utcnow()
+            g.db, department=None, **_department_fields(form), by=me(), now=current_time()
         ),
         success=_("Department added."),
         back="settings.departments",
@@ -115,7 +116,7 @@ def department(item_id: int) -> Any:
         back="settings.departments",
         fields=["code", "name_vi", "name_en", "email", "phone", "active"],
         save=lambda: admin.save_department(
-            g.db, department=row, **_department_fields(form), by=me(), now=utcnow()
+            g.db, department=row, **_department_fields(form), by=me(), now=current_time()
         ),
         success=_("Department saved."),
     )
@@ -145,7 +146,7 @@ def topics() -> Any:
         "settings/topics.html",
         rows=g.db.scalars(select(Topic).order_by(Topic.sort_order, Topic.name_vi)).all(),
         save=lambda: admin.save_topic(
-            g.db, topic=None, **_topic_fields(form), by=me(), now=utcnow()
+            g.db, topic=None, **_topic_fields(form), by=me(), now=current_time()
         ),
         success=_("Topic added."),
         back="settings.topics",
@@ -178,7 +179,7 @@ def topic(item_id: int) -> Any:
             "active",
         ],
         save=lambda: admin.save_topic(
-            g.db, topic=row, **_topic_fields(form), by=me(), now=utcnow()
+            g.db, topic=row, **_topic_fields(form), by=me(), now=current_time()
         ),
         success=_("Topic saved."),
     )
@@ -220,7 +221,7 @@ def hours() -> Any:
             opens_at=form.opens_at.data,
             closes_at=form.closes_at.data,
             by=me(),
-            now=utcnow(),
+            now=current_time(),
         ),
         success=_("Opening period added."),
         back="settings.hours",
@@ -231,7 +232,7 @@ def hours() -> Any:
 def delete_hours(item_id: int) -> Any:
     """Remove an opening period."""
     return run_action(
-        lambda: admin.delete_office_hours(g.db, period_id=item_id, by=me(), now=utcnow()),
+        lambda: admin.delete_office_hours(g.db, period_id=item_id, by=me(), now=current_time()),
         success=_("Opening period removed."),
         done=lambda: redirect(url_for("settings.hours"), 303),
         failed=lambda msg: _flash_back(msg, "settings.hours"),
@@ -254,7 +255,7 @@ def holidays() -> Any:
             name_en=form.name_en.data or "",
             is_working_day=bool(form.is_working_day.data),
             by=me(),
-            now=utcnow(),
+            now=current_time(),
         ),
         success=_("Holiday added."),
         back="settings.holidays",
@@ -265,7 +266,7 @@ def holidays() -> Any:
 def delete_holiday(item_id: int) -> Any:
     """Remove a holiday."""
     return run_action(
-        lambda: admin.delete_holiday(g.db, holiday_id=item_id, by=me(), now=utcnow()),
+        lambda: admin.delete_holiday(g.db, holiday_id=item_id, by=me(), now=current_time()),
         success=_("Holiday removed."),
         done=lambda: redirect(url_for("settings.holidays"), 303),
         failed=lambda msg: _flash_back(msg, "settings.holidays"),
@@ -296,7 +297,7 @@ def users() -> Any:
         form,
         "settings/users.html",
         rows=g.db.scalars(select(User).order_by(User.active.desc(), User.name)).all(),
-        now=utcnow(),
+        now=current_time(),
         refuse=needs_password,
         save=lambda: accounts.create_user(
             g.db,
@@ -351,7 +352,7 @@ def user(item_id: int) -> Any:
         row=row,
         token=None,
         action_form=ActionForm(),
-        now=utcnow(),
+        now=current_time(),
         refuse=own_admin_access,
         save=save,
         success=_("User saved."),
@@ -386,5 +387,5 @@ def new_token(item_id: int) -> Any:
         error=None,
         token=token,
         action_form=ActionForm(),
-        now=utcnow(),
+        now=current_time(),
     )

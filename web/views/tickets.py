@@ -22,11 +22,11 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from storage.audio_store import AudioStoreError
-from storage.models import Area, Department, Ticket, TicketStatus, Topic, Transcript, utcnow
+from storage.models import Area, Department, Ticket, TicketStatus, Topic, Transcript
 from tickets import services
 from web.access import Can, can_see, me, recording_of, requires, ticket_or_404
 from web.actions import run_action
-from web.deps import deps
+from web.deps import current_time, deps
 from web.formatting import office_tz
 from web.forms import (
     NoteForm,
@@ -61,7 +61,7 @@ def index() -> Any:
     """List the tickets the user may see, filtered and searched."""
     filters = parse_filters(request.args)
     page, _per_page, page_errors = parse_page(request.args, default_per_page=PER_PAGE)
-    now = utcnow()
+    now = current_time()
     stmt = ticket_query(me(), filters, now=now, tz=office_tz())
     result = page_of(g.db, stmt, page=page, per_page=PER_PAGE)
     latest_id = g.db.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1)) or 0
@@ -89,7 +89,7 @@ def updates() -> Any:
     if not after.isdigit() or filters.errors:
         message = "; ".join(filters.errors) or _("after must be a ticket id")
         return jsonify({"error": message}), 400
-    now = utcnow()
+    now = current_time()
     stmt = ticket_query(me(), filters, now=now, tz=office_tz()).where(Ticket.id > int(after))
     fresh = page_of(g.db, stmt, page=1, per_page=MAX_NEW_ROWS)
     row = get_template_attribute("tickets/_row.html", "ticket_row")
@@ -119,7 +119,7 @@ def render_ticket(ticket: Ticket, status: int = 200, **given: Any) -> Any:
     reassign_form.department.choices = department_choices(db)
     topic_form = given.get("topic_form") or TopicChangeForm(formdata=None, topic=ticket.topic_id)
     topic_form.topic.choices = topic_choices(db)
-    now = utcnow()
+    now = current_time()
     return (
         render_template(
             "tickets/show.html",
@@ -206,7 +206,7 @@ def correct_transcript(number: str) -> Any:
 
     return run_action(
         lambda: services.correct_transcript(
-            g.db, transcript=transcript, user=me(), text=form.text.data or "", now=utcnow()
+            g.db, transcript=transcript, user=me(), text=form.text.data or "", now=current_time()
         ),
         success=_("The corrected transcript is saved; the original is kept."),
         done=done,
@@ -224,7 +224,7 @@ def add_note(number: str) -> Any:
         return render_ticket(ticket, 422, note_form=form)
     return run_action(
         lambda: services.add_note(
-            g.db, ticket=ticket, user=me(), body=form.body.data or "", now=utcnow()
+            g.db, ticket=ticket, user=me(), body=form.body.data or "", now=current_time()
         ),
         success=_("Note added."),
         done=lambda: back_to(ticket),
@@ -265,7 +265,7 @@ def reassign(number: str) -> Any:
             department_id=int(form.department.data),
             by=me(),
             reason=form.reason.data or "",
-            now=utcnow(),
+            now=current_time(),
         ),
         success=_("The ticket was sent to another department."),
     )
@@ -288,7 +288,7 @@ def change_topic(number: str) -> Any:
             topic_id=int(form.topic.data),
             by=me(),
             reason=form.reason.data or "",
-            now=utcnow(),
+            now=current_time(),
             calendar=deps().calendar(g.db),
         ),
         success=_("The topic was changed."),
@@ -310,7 +310,7 @@ def resolve(number: str) -> Any:
             ticket=ticket,
             user=me(),
             note=form.note.data or "",
-            now=utcnow(),
+            now=current_time(),
             policy=deps().policy(),
         ),
         success=_("The ticket is resolved."),
