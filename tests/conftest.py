@@ -10,10 +10,12 @@ import shutil
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import Engine, text
@@ -35,6 +37,26 @@ TEST_ACCOUNT_SID = "AC" + "0" * 32
 # Unset: SQLite files and the SQLite-backed queue, as in production on one machine.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+
+# `HOTLINE_TEST_SHIFT_DAYS=400 pytest`: the whole suite with this process's wall clock moved that
+# many days ahead (it keeps ticking), to prove that no test depends on today's date: a test that
+# asserts anything about dates must freeze the app's clock (`HOTLINE_CLOCK`). CI runs the
+# scale-out pass this way.
+SHIFT_DAYS = int(os.environ.get("HOTLINE_TEST_SHIFT_DAYS", "0") or "0")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if SHIFT_DAYS:
+        moved = datetime.now(UTC) + timedelta(days=SHIFT_DAYS)
+        time_machine.travel(moved, tick=True).start()
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if SHIFT_DAYS:
+        return (
+            f"wall clock moved {SHIFT_DAYS} days ahead: now {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        )
+    return None
 
 
 # --- no network outside loopback ---------------------------------------------------------------
